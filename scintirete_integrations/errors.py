@@ -1,0 +1,173 @@
+"""Exceptions raised by scintirete_integrations.
+
+Every failure of a call reaches the user as one of these; a raw
+``grpc.RpcError`` never does::
+
+    ScintireteError                 base class: .code, .rpc, .details
+    ├── AuthenticationError         UNAUTHENTICATED: missing or wrong password
+    ├── PermissionDeniedError       PERMISSION_DENIED
+    ├── NotFoundError               NOT_FOUND: unknown database or collection
+    ├── AlreadyExistsError          ALREADY_EXISTS
+    ├── InvalidArgumentError        INVALID_ARGUMENT, and client-side validation (also a ValueError)
+    ├── RateLimitedError            RESOURCE_EXHAUSTED (retried)
+    ├── UnavailableError            UNAVAILABLE: server down or unreachable (retried when safe)
+    ├── DeadlineExceededError       DEADLINE_EXCEEDED (also a TimeoutError)
+    └── InternalError               INTERNAL, UNKNOWN and every other status
+
+The Lite server reads the same table backwards (:func:`code_for`), so a
+mistake gets the same status from Lite as from a real server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuthenticationError",
+    "DeadlineExceededError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ScintireteError",
+    "UnavailableError",
+    "code_for",
+    "error_for",
+    "map_rpc_errors",
+]
+
+
+class ScintireteError(Exception):
+    """Base class. ``code`` is the gRPC status (None for client-side checks), ``rpc`` the call's name."""
+
+    default_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, rpc: str | None = None) -> None:
+        super().__init__(message)
+        self.details = message
+        self.code = code
+        self.rpc = rpc
+        #: For a batched insert that failed part way: the ids the server had already assigned.
+        self.inserted_ids: list[int] = []
+
+    def __str__(self) -> str:
+        where = f"{self.rpc}: " if self.rpc else ""
+        status = f" [{self.code.name}]" if self.code is not None else ""
+        return f"{where}{self.details}{status}"
+
+
+class AuthenticationError(ScintireteError):
+    """The server refused the password (or none was sent)."""
+
+    default_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDeniedError(ScintireteError):
+    """The caller is known but not allowed to do this."""
+
+    default_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class NotFoundError(ScintireteError):
+    """The database or collection does not exist."""
+
+    default_code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExistsError(ScintireteError):
+    """The database or collection exists already."""
+
+    default_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class InvalidArgumentError(ScintireteError, ValueError):
+    """The request is malformed: caught by the client before sending, or refused by the server."""
+
+    default_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class RateLimitedError(ScintireteError):
+    """The server is rate limiting; the client retries these with backoff."""
+
+    default_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class UnavailableError(ScintireteError):
+    """The server could not be reached or went away during the call."""
+
+    default_code = grpc.StatusCode.UNAVAILABLE
+
+
+class DeadlineExceededError(ScintireteError, TimeoutError):
+    """The call did not finish within its timeout."""
+
+    default_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class InternalError(ScintireteError):
+    """The server failed (INTERNAL, UNKNOWN, or a status with no closer match)."""
+
+    default_code = grpc.StatusCode.INTERNAL
+
+
+_CLASS_FOR_CODE: dict[grpc.StatusCode, type[ScintireteError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: AuthenticationError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgumentError,
+    grpc.StatusCode.FAILED_PRECONDITION: InvalidArgumentError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimitedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.CANCELLED: UnavailableError,
+    grpc.StatusCode.ABORTED: UnavailableError,
+    grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.UNKNOWN: InternalError,
+    grpc.StatusCode.UNIMPLEMENTED: InternalError,
+    grpc.StatusCode.DATA_LOSS: InternalError,
+}
+
+
+def error_for(code: grpc.StatusCode, message: str, rpc: str | None = None) -> ScintireteError:
+    """Build the exception that stands for ``code``."""
+    cls = _CLASS_FOR_CODE.get(code, InternalError)
+    return cls(message, code=code, rpc=rpc)
+
+
+def code_for(exc: BaseException) -> grpc.StatusCode:
+    """The status a server answers with for ``exc`` (the table read backwards)."""
+    if isinstance(exc, ScintireteError):
+        return exc.code or exc.default_code
+    return grpc.StatusCode.INTERNAL
+
+
+def _rpc_error_code(exc: grpc.RpcError) -> grpc.StatusCode:
+    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+
+
+def _rpc_error_details(exc: grpc.RpcError) -> str:
+    details = exc.details() if callable(getattr(exc, "details", None)) else None
+    return str(details) if details else "no details from the server"
+
+
+@contextmanager
+def map_rpc_errors(rpc: str) -> Iterator[None]:
+    """Turn a ``grpc.RpcError`` raised inside the block into the matching :class:`ScintireteError`.
+
+    Works around ``await`` as well, since the async error is raised at the await::
+
+        with map_rpc_errors("Search"):
+            response = await stub.Search(request)
+    """
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise error_for(_rpc_error_code(exc), _rpc_error_details(exc), rpc) from exc
