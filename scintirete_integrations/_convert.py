@@ -22,10 +22,10 @@ from .models import CollectionInfo, EmbeddingModel, EmbeddingModels, HnswConfig,
 from ._proto.scintirete.v1 import scintirete_pb2 as pb  # isort: skip
 
 _METRIC_TO_PB = {Metric.L2: pb.L2, Metric.COSINE: pb.COSINE, Metric.INNER_PRODUCT: pb.INNER_PRODUCT}
-_METRIC_FROM_PB = {number: metric for metric, number in _METRIC_TO_PB.items()}
+_METRIC_FROM_PB: dict[int, Metric] = {int(number): metric for metric, number in _METRIC_TO_PB.items()}
 
 
-def metric_to_pb(metric: Metric | str) -> int:
+def metric_to_pb(metric: Metric | str) -> pb.DistanceMetric:
     """``Metric`` (or its name) -> the ``DistanceMetric`` enum number."""
     try:
         return _METRIC_TO_PB[Metric.parse(metric)]
