@@ -135,19 +135,22 @@ def as_matrix(vectors: VectorsLike, what: str = "vectors") -> np.ndarray:
                 f"{what} are ragged: {what}[{bad}] has dimension {lengths[bad]}, {what}[0] has {lengths[0]}"
             )
     try:
-        matrix = np.ascontiguousarray(source, dtype="<f4")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused just below
+            matrix = np.ascontiguousarray(source, dtype="<f4")
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"{what} must contain only numbers: {exc}") from None
-    if matrix.ndim != 2:
-        raise InvalidArgumentError(f"{what} must be 2-D (one row per vector), got shape {matrix.shape}")
     if matrix.shape[0] == 0:
         raise InvalidArgumentError(f"no {what} given")
+    if matrix.ndim != 2:
+        raise InvalidArgumentError(f"{what} must be 2-D (one row per vector), got shape {matrix.shape}")
     if matrix.shape[1] == 0:
         raise InvalidArgumentError(f"{what}[0] is empty; every vector needs at least one element")
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
         bad = int(np.argmin(finite))
-        raise InvalidArgumentError(f"{what}[{bad}] contains NaN or infinity (or a value too large for float32)")
+        raise InvalidArgumentError(
+            f"{what}[{bad}] contains NaN or infinity (or a value too large for float32)"
+        )
     return matrix
 
 
@@ -363,7 +366,9 @@ class _BaseClient:
         return float(delay)
 
     @staticmethod
-    def _attempt_timeout(deadline: float | None, timeout: Timeout, client_timeout: float | None) -> float | None:
+    def _attempt_timeout(
+        deadline: float | None, timeout: Timeout, client_timeout: float | None
+    ) -> float | None:
         if deadline is None:
             return None
         seconds = client_timeout if isinstance(timeout, _UseClientDefault) else timeout
@@ -395,7 +400,13 @@ class _BaseClient:
         return list(response.names)
 
     def _create_collection_plan(
-        self, db: str, name: str, metric: Metric | str, m: int | None, ef_construction: int | None, timeout: Timeout
+        self,
+        db: str,
+        name: str,
+        metric: Metric | str,
+        m: int | None,
+        ef_construction: int | None,
+        timeout: Timeout,
     ) -> Plan[CollectionInfo]:
         request = pb.CreateCollectionRequest(
             auth=self._auth,
@@ -414,7 +425,9 @@ class _BaseClient:
 
     def _drop_collection_plan(self, db: str, name: str, timeout: Timeout) -> Plan[int]:
         request = pb.DropCollectionRequest(
-            auth=self._auth, db_name=_check_name("database", db), collection_name=_check_name("collection", name)
+            auth=self._auth,
+            db_name=_check_name("database", db),
+            collection_name=_check_name("collection", name),
         )
         self._dimensions.pop((db, name), None)
         response = yield Call("DropCollection", request, timeout)
@@ -422,7 +435,9 @@ class _BaseClient:
 
     def _get_collection_info_plan(self, db: str, name: str, timeout: Timeout) -> Plan[CollectionInfo]:
         request = pb.GetCollectionInfoRequest(
-            auth=self._auth, db_name=_check_name("database", db), collection_name=_check_name("collection", name)
+            auth=self._auth,
+            db_name=_check_name("database", db),
+            collection_name=_check_name("collection", name),
         )
         response = yield Call("GetCollectionInfo", request, timeout)
         info = collection_info_from_pb(response)
@@ -442,7 +457,13 @@ class _BaseClient:
         return True
 
     def _ensure_collection_plan(
-        self, db: str, name: str, metric: Metric | str, m: int | None, ef_construction: int | None, timeout: Timeout
+        self,
+        db: str,
+        name: str,
+        metric: Metric | str,
+        m: int | None,
+        ef_construction: int | None,
+        timeout: Timeout,
     ) -> Plan[CollectionInfo]:
         wanted = Metric.parse(metric)
         try:
@@ -450,7 +471,9 @@ class _BaseClient:
         except NotFoundError:  # the database is missing: create it, then the collection
             yield from self._ensure_database_plan(db, timeout)
             try:
-                return (yield from self._create_collection_plan(db, name, wanted, m, ef_construction, timeout))
+                return (
+                    yield from self._create_collection_plan(db, name, wanted, m, ef_construction, timeout)
+                )
             except AlreadyExistsError:
                 pass
         except AlreadyExistsError:
@@ -472,7 +495,9 @@ class _BaseClient:
         timeout: Timeout,
     ) -> Plan[list[int]]:
         header = pb.InsertVectorsRequest(
-            auth=self._auth, db_name=_check_name("database", db), collection_name=_check_name("collection", name)
+            auth=self._auth,
+            db_name=_check_name("database", db),
+            collection_name=_check_name("collection", name),
         )
         matrix = as_matrix(vectors)
         known = self._dimensions.get((db, name))
@@ -575,7 +600,9 @@ class _BaseClient:
         if ef_search is None and top_k > _SERVER_DEFAULT_EF:
             # The server caps results at its beam width (50 unless sent): ask for enough.
             ef_search = top_k
-        response = yield from self._search_raw_plan(db, name, vector, top_k, ef_search, include_vector, timeout)
+        response = yield from self._search_raw_plan(
+            db, name, vector, top_k, ef_search, include_vector, timeout
+        )
         return [hit_from_pb(item) for item in response.results]
 
     def _embed_and_insert_plan(
@@ -591,7 +618,9 @@ class _BaseClient:
         if metadata is not None and len(metadata) != len(text_list):
             raise InvalidArgumentError(f"got {len(text_list)} texts but {len(metadata)} metadata entries")
         request = pb.EmbedAndInsertRequest(
-            auth=self._auth, db_name=_check_name("database", db), collection_name=_check_name("collection", name)
+            auth=self._auth,
+            db_name=_check_name("database", db),
+            collection_name=_check_name("collection", name),
         )
         for index, text in enumerate(text_list):
             item = request.texts.add(text=text)
@@ -629,7 +658,9 @@ class _BaseClient:
         )
         if model:
             request.embedding_model = model
-        ef = _check_ef(ef_search if ef_search is not None else (top_k if top_k > _SERVER_DEFAULT_EF else None))
+        ef = _check_ef(
+            ef_search if ef_search is not None else (top_k if top_k > _SERVER_DEFAULT_EF else None)
+        )
         if ef is not None:
             request.ef_search = ef
         if include_vector:
@@ -637,7 +668,9 @@ class _BaseClient:
         response = yield Call("EmbedAndSearch", request, timeout)
         return [hit_from_pb(item) for item in response.results]
 
-    def _embed_text_plan(self, texts: Sequence[str], model: str | None, timeout: Timeout) -> Plan[list[list[float]]]:
+    def _embed_text_plan(
+        self, texts: Sequence[str], model: str | None, timeout: Timeout
+    ) -> Plan[list[list[float]]]:
         request = pb.EmbedTextRequest(auth=self._auth, texts=_check_texts(texts))
         if model:
             request.embedding_model = model
@@ -650,7 +683,9 @@ class _BaseClient:
 
     def _save_plan(self, timeout: Timeout) -> Plan[SaveResult]:
         response = yield Call("Save", pb.SaveRequest(auth=self._auth), timeout)
-        return SaveResult(response.success, response.message, response.snapshot_size, response.duration_seconds)
+        return SaveResult(
+            response.success, response.message, response.snapshot_size, response.duration_seconds
+        )
 
     def _bg_save_plan(self, timeout: Timeout) -> Plan[BgSaveResult]:
         response = yield Call("BgSave", pb.BgSaveRequest(auth=self._auth), timeout)
@@ -716,7 +751,9 @@ class ScintireteClient(_BaseClient):
         while True:
             try:
                 with map_rpc_errors(call.rpc):
-                    return method(call.request, timeout=self._attempt_timeout(deadline, call.timeout, self.timeout))
+                    return method(
+                        call.request, timeout=self._attempt_timeout(deadline, call.timeout, self.timeout)
+                    )
             except ScintireteError as exc:
                 time.sleep(self._retry_delay(call.rpc, exc, delays, deadline))
 
@@ -744,7 +781,9 @@ class ScintireteClient(_BaseClient):
     def __enter__(self) -> ScintireteClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- databases
@@ -797,7 +836,9 @@ class ScintireteClient(_BaseClient):
         """Drop a collection; returns how many live vectors it held."""
         return self._run(self._drop_collection_plan(db, name, timeout))
 
-    def get_collection_info(self, db: str, name: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> CollectionInfo:
+    def get_collection_info(
+        self, db: str, name: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> CollectionInfo:
         """Dimension, live and deleted counts, metric and HNSW settings of a collection."""
         return self._run(self._get_collection_info_plan(db, name, timeout))
 
@@ -825,7 +866,9 @@ class ScintireteClient(_BaseClient):
         """
         return self._run(self._insert_vectors_plan(db, name, vectors, metadata, timeout))
 
-    def delete_vectors(self, db: str, name: str, ids: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
+    def delete_vectors(
+        self, db: str, name: str, ids: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> int:
         """Soft-delete vectors by server id; returns how many were live. Unknown ids are skipped."""
         return self._run(self._delete_vectors_plan(db, name, ids, timeout))
 
@@ -926,7 +969,9 @@ class AsyncScintireteClient(_BaseClient):
             options = self._channel_options()
             compression = self._grpc_compression()
             if self.tls:
-                self._channel = grpc.aio.secure_channel(self.address, self._credentials(), options, compression)
+                self._channel = grpc.aio.secure_channel(
+                    self.address, self._credentials(), options, compression
+                )
             else:
                 self._channel = grpc.aio.insecure_channel(self.address, options, compression)
             self._stub = pb_grpc.ScintireteServiceStub(self._channel)
@@ -1028,7 +1073,9 @@ class AsyncScintireteClient(_BaseClient):
         """Dimension, live and deleted counts, metric and HNSW settings of a collection."""
         return await self._run(self._get_collection_info_plan(db, name, timeout))
 
-    async def list_collections(self, db: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[CollectionInfo]:
+    async def list_collections(
+        self, db: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> list[CollectionInfo]:
         """Every collection of a database."""
         return await self._run(self._list_collections_plan(db, timeout))
 
