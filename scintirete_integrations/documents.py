@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -101,6 +102,8 @@ STAGING_SUFFIX = ".__sci_staging"
 _DEFAULT_EF = 50
 _FIRST_ROUND_SLACK = 1.5  # over-fetch factor for the first filtered round
 _GROWTH = 4  # top_k multiplier between rounds
+_SAMPLE = 1024  # records looked at to estimate how common a filter's matches are
+_SAMPLE_HITS_FOR_ESTIMATE = 32
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,7 @@ class _View:
     latest: dict[str, int] = field(default_factory=dict)  # string id -> newest server id
     records: dict[str, Record] = field(default_factory=dict)  # visible records by string id
     fingerprints: dict[str, str] = field(default_factory=dict)
+    match_counts: dict[str, int] = field(default_factory=dict)  # filter -> matching records, until a write
     orphans: int = 0  # vectors without the layer's fields, e.g. metadata lost in a restart
 
     @property
@@ -267,6 +271,33 @@ class _View:
         """Superseded versions and tombstones: server vectors that are not visible records."""
         return self.live_vectors - len(self.records) - self.orphans
 
+    def count_matching(
+        self, where_key: str | None, predicate: Callable[[Mapping[str, Any]], bool], allowed: set[str] | None
+    ) -> int:
+        """How many visible records pass the filter: exact, or estimated from a sample when common.
+
+        It only sizes the first search round, so an estimate is enough when matches are
+        plentiful; rare filters are counted exactly (and remembered until the next write)
+        so that a search for more matches than exist stops without a full scan.
+        """
+        if allowed is not None:
+            return sum(1 for sid in allowed if sid in self.records and predicate(self.records[sid].metadata))
+        if where_key is None:
+            return len(self.records)
+        cached = self.match_counts.get(where_key)
+        if cached is not None:
+            return cached
+        sample = list(itertools.islice(self.records.values(), _SAMPLE))
+        hits = sum(1 for record in sample if predicate(record.metadata))
+        if len(sample) == len(self.records):
+            count = hits
+        elif hits >= _SAMPLE_HITS_FOR_ESTIMATE:
+            count = round(hits * len(self.records) / len(sample))
+        else:
+            count = sum(1 for record in self.records.values() if predicate(record.metadata))
+        self.match_counts[where_key] = count
+        return count
+
     def visible_record(self, server_id: int) -> Record | None:
         sid = self.owner.get(server_id)
         if sid is None or self.latest.get(sid) != server_id:
@@ -276,6 +307,7 @@ class _View:
     def apply(self, sid: str, server_id: int, record: Record | None, fingerprint: str | None) -> None:
         """Record that ``server_id`` now holds the newest version of ``sid`` (None: a tombstone)."""
         self.owner[server_id] = sid
+        self.match_counts.clear()
         previous = self.latest.get(sid)
         if previous is not None and previous > server_id:
             return  # an older write reported late; the newer one stands
@@ -646,7 +678,7 @@ class _CollectionCore:
                         query,
                         k,
                         predicate,
-                        where is not None,
+                        None if where is None else json.dumps(where, sort_keys=True, default=repr),
                         allowed,
                         include_vector,
                         ef_search,
@@ -664,27 +696,18 @@ class _CollectionCore:
         query: np.ndarray,
         k: int,
         predicate: Callable[[Mapping[str, Any]], bool],
-        filtered: bool,
+        where_key: str | None,
         allowed: set[str] | None,
         include_vector: bool,
         ef_search: int | None,
         timeout: Timeout,
     ) -> Plan[list[ScoredRecord]]:
-        candidates = (
-            view.records.values()
-            if allowed is None
-            else (view.records[s] for s in allowed if s in view.records)
-        )
-        matching = (
-            sum(1 for record in candidates if predicate(record.metadata))
-            if (filtered or allowed is not None)
-            else len(view.records)
-        )
+        matching = view.count_matching(where_key, predicate, allowed)
         if matching == 0:
             return []
         want = min(k, matching)
         live = view.live_vectors
-        if filtered or allowed is not None:
+        if where_key is not None or allowed is not None:
             top_k = math.ceil(want * live / matching * _FIRST_ROUND_SLACK) + view.hidden + view.orphans
         else:
             top_k = want + view.hidden + view.orphans
