@@ -81,6 +81,7 @@ __all__ = [
     "Record",
     "ScoredRecord",
     "maximal_marginal_relevance",
+    "new_id",
     "relevance_score",
     "resolve_clients",
 ]
@@ -357,6 +358,11 @@ def _probe(dimension: int) -> np.ndarray:
     return np.full(dimension, 1.0 / math.sqrt(dimension), dtype=np.float32)
 
 
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+
+
 def _check_ids(ids: Iterable[str], what: str = "ids") -> list[str]:
     if isinstance(ids, str):
         raise InvalidArgumentError(f"{what} must be a list of strings, not a single string")
@@ -433,6 +439,11 @@ class _CollectionCore:
             if not recovered:
                 raise
             info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
+        if info.metric is not None and info.metric is not self.metric:
+            raise InvalidArgumentError(
+                f"collection {self.name!r} in database {self.db!r} uses metric {info.metric.value!r}, "
+                f"but this store was opened with {self.metric.value!r}; pass metric={info.metric.value!r}"
+            )
         with self._lock:
             view = self._view
             if (
@@ -659,8 +670,7 @@ class _CollectionCore:
         Complete: over-fetches in growing rounds until k matches are found or the server
         has returned everything it can reach.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-            raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+        _check_k(k)
         query = as_vector(vector)
         predicate = compile_filter(where)
         allowed = set(_check_ids(ids)) if ids is not None else None
@@ -746,6 +756,8 @@ class _CollectionCore:
         model: str | None,
         timeout: Timeout,
     ) -> Plan[list[ScoredRecord]]:
+        _check_k(k)
+        compile_filter(where)  # refuse a bad filter before paying for an embedding
         vectors = yield from client._embed_text_plan([text], model, timeout)
         return (yield from self.search_plan(client, vectors[0], k, where, None, False, None, timeout))
 
@@ -774,6 +786,8 @@ class _CollectionCore:
         ids: Iterable[str] | None = None,
     ) -> Plan[list[ScoredRecord]]:
         """Maximal marginal relevance over the ``fetch_k`` nearest matches (among ``ids``)."""
+        if not 0.0 <= lambda_mult <= 1.0:
+            raise InvalidArgumentError(f"lambda_mult must be between 0 and 1, got {lambda_mult}")
         candidates = yield from self.search_plan(
             client, vector, max(fetch_k, k), where, ids, True, None, timeout
         )

@@ -23,7 +23,7 @@ from scintirete_integrations import (
 )
 from scintirete_integrations._retry import RetryPolicy
 from scintirete_integrations.client import AsyncScintireteClient
-from scintirete_integrations.lite.server import LiteServer
+from scintirete_integrations.lite import LiteServer
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def test_heavy_deletion_compacts_and_keeps_every_survivor(client: ScintireteClie
         for record in records[::20]:
             assert docs.search(record.vector, k=1)[0].record.id == record.id
         assert len(docs.search(records[0].vector, k=50)) == len(survivors)
-        assert not any(c.name.endswith(STAGING_SUFFIX) for c in client.list_collections(DB))
+        assert docs.name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
     finally:
         docs.drop()
 
@@ -175,11 +175,14 @@ def test_compaction_interrupted_after_commit_is_finished_by_the_next_reader(clie
             client, plan, lambda call: call.rpc == "DropCollection" and call.request.collection_name == name
         )
         reader = DocumentCollection(
-            name, ScintireteClient(client.address, password=client._settings()["password"]), db=DB
+            name,
+            ScintireteClient(client.address, password=client._settings()["password"]),
+            db=DB,
+            metric="l2",
         )
         assert {r.id for r in reader.scan()} == {r.id for r in records[25:]}
         assert _server_counts(client, docs) == (5, 0)
-        assert not any(c.name.endswith(STAGING_SUFFIX) for c in client.list_collections(DB))
+        assert name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
         reader.client.close()
     finally:
         docs.drop()
@@ -194,9 +197,9 @@ def test_compaction_interrupted_before_commit_leaves_the_collection(client: Scin
         docs.delete(["r0", "r1"])
         plan = docs._core.compact_plan(client, None)
         _drive_until(client, plan, lambda call: call.rpc == "InsertVectors")  # crash while filling staging
-        fresh = DocumentCollection(name, client, db=DB)
+        fresh = DocumentCollection(name, client, db=DB, metric="l2")
         assert fresh.count() == 10
-        assert not any(c.name.endswith(STAGING_SUFFIX) for c in client.list_collections(DB))
+        assert name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
     finally:
         docs.drop()
 
@@ -207,7 +210,7 @@ def test_crash_between_write_and_cleanup_shows_only_the_newest(
     records = _records(3)
     docs.upsert(records)
     # Another process wrote a newer version of r1 (with the layer's format) and died before anything else.
-    other = DocumentCollection(docs.name, client, db=DB)
+    other = DocumentCollection(docs.name, client, db=DB, metric="l2")
     other.upsert([Record("r1", "newest", records[1].vector, {"v": 2})])
     assert [r.text for r in docs.get(["r1"])] == ["newest"]
     assert [h.record.text for h in docs.search(records[1].vector, k=3) if h.record.id == "r1"] == ["newest"]
@@ -319,6 +322,15 @@ def test_bad_input_is_refused_before_writing(client: ScintireteClient, docs: Doc
     with pytest.raises(InvalidArgumentError, match="query vector has dimension 2"):
         docs.search([1.0, 2.0])
     assert _server_counts(client, docs) == before
+
+
+def test_existing_collection_metric_is_checked(client: ScintireteClient, docs: DocumentCollection) -> None:
+    docs.upsert(_records(1))
+    wrong = DocumentCollection(docs.name, client, db=DB, metric="cosine")
+    with pytest.raises(
+        InvalidArgumentError, match="uses metric 'l2', but this store was opened with 'cosine'"
+    ):
+        wrong.count()
 
 
 def test_existing_collection_dimension_is_checked(client: ScintireteClient, docs: DocumentCollection) -> None:

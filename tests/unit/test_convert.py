@@ -64,7 +64,10 @@ def test_embedding_model_round_trip_and_ordering() -> None:
     model = EmbeddingModel("m1", "Model one", 8, True, "test")
     assert convert.embedding_model_from_pb(convert.embedding_model_to_pb(model)) == model
     response = pb.EmbedTextResponse(
-        results=[pb.EmbedTextResult(text="b", embedding=[2.0], index=1), pb.EmbedTextResult(text="a", embedding=[1.0], index=0)]
+        results=[
+            pb.EmbedTextResult(text="b", embedding=[2.0], index=1),
+            pb.EmbedTextResult(text="a", embedding=[1.0], index=0),
+        ]
     )
     assert convert.embeddings_from_pb(response) == [[1.0], [2.0]]
     models = convert.embedding_models_from_pb(
