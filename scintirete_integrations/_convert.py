@@ -118,7 +118,9 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:
             _set_value(items.values.add(), item)
 
 
-def metadata_to_pb(metadata: Mapping[str, Any] | None, target: struct_pb2.Struct | None = None) -> struct_pb2.Struct:
+def metadata_to_pb(
+    metadata: Mapping[str, Any] | None, target: struct_pb2.Struct | None = None
+) -> struct_pb2.Struct:
     """Fill ``target`` (or a new Struct) from a JSON dict, rejecting non-JSON values by path."""
     struct = target if target is not None else struct_pb2.Struct()
     if metadata:
@@ -171,7 +173,9 @@ def hit_to_pb(hit: SearchHit) -> pb.SearchResultItem:
 
 def hit_from_pb(item: pb.SearchResultItem) -> SearchHit:
     vector = list(item.vector.elements) if item.HasField("vector") and item.vector.elements else None
-    return SearchHit(id=item.id, distance=item.distance, metadata=metadata_from_pb(item.metadata), vector=vector)
+    return SearchHit(
+        id=item.id, distance=item.distance, metadata=metadata_from_pb(item.metadata), vector=vector
+    )
 
 
 def embedding_model_from_pb(message: pb.EmbeddingModel) -> EmbeddingModel:
