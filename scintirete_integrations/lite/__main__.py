@@ -1,0 +1,111 @@
+"""``scintirete-lite`` / ``python -m scintirete_integrations.lite``: run a Lite server until stopped.
+
+    scintirete-lite --port 9090 --data-dir ./data --password s3cret
+    SCINTIRETE_PASSWORD=s3cret scintirete-lite --embedding-url https://api.openai.com/v1
+
+Without a password (flag or ``SCINTIRETE_PASSWORD``) one is generated and printed once.
+SIGINT or SIGTERM stops the server cleanly, with a final snapshot when ``--data-dir`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .embedding import EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
+from .server import LiteServer
+from .storage import FSYNC_POLICIES
+
+__all__ = ["main", "parse_args"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scintirete-lite", description="Scintirete-compatible gRPC server, pure Python + numpy."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=9090, help="port; 0 picks a free one (default: 9090)")
+    parser.add_argument("--data-dir", help="persist here (default: in memory, lost at exit)")
+    parser.add_argument(
+        "--password", help="required password (default: $SCINTIRETE_PASSWORD, else generated)"
+    )
+    parser.add_argument("--fsync", choices=FSYNC_POLICIES, default="everysec", help="log sync policy")
+    parser.add_argument("--embedding-url", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1")
+    parser.add_argument("--embedding-model", default="text-embedding-3-small", help="default embedding model")
+    parser.add_argument(
+        "--embedding-api-key", help="API key (default: $SCINTIRETE_EMBEDDING_API_KEY, else $OPENAI_API_KEY)"
+    )
+    parser.add_argument(
+        "--hash-embeddings", type=int, metavar="DIM", help="offline deterministic (NOT semantic) embeddings"
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate file (enables TLS, with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key file")
+    parser.add_argument("--tls-client-ca", help="PEM CA file: require client certificates signed by it")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    return parser.parse_args(argv)
+
+
+def _embedding(args: argparse.Namespace) -> EmbeddingProvider | None:
+    if args.embedding_url:
+        key = (
+            args.embedding_api_key
+            or os.environ.get("SCINTIRETE_EMBEDDING_API_KEY")
+            or os.environ.get("OPENAI_API_KEY")
+        )
+        return OpenAIEmbeddings(args.embedding_url, key, args.embedding_model)
+    if args.hash_embeddings:
+        return HashEmbeddings(args.hash_embeddings)
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit status."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    password = args.password or os.environ.get("SCINTIRETE_PASSWORD")
+    generated = not password
+    if generated:
+        password = secrets.token_urlsafe(24)
+    server = LiteServer(
+        args.data_dir,
+        args.host,
+        args.port,
+        password,
+        embedding=_embedding(args),
+        fsync=args.fsync,
+        tls_certificate=args.tls_cert,
+        tls_private_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        print(f"Scintirete Lite listening on {server.address}", flush=True)
+        if generated:
+            print(f"password (generated, shown once): {server.password}", flush=True)
+        while not stopping.wait(0.5):  # a timed wait lets signal handlers run promptly
+            pass
+    finally:
+        server.stop(grace=5.0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("Scintirete Lite stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

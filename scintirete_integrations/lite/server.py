@@ -1,0 +1,238 @@
+"""LiteServer: a Scintirete-compatible gRPC server in this process, on a thread pool.
+
+In memory, on a free loopback port, with a generated password::
+
+    with LiteServer() as server:
+        client = ScintireteClient(server.address, password=server.password)
+
+Persistent, with server-side embeddings::
+
+    server = LiteServer("./data", port=9090, password="s3cret",
+                        embedding=OpenAIEmbeddings("https://api.openai.com/v1", key))
+    server.start()
+    ...
+    server.stop()  # snapshots, so the next start replays one file
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from .embedding import EmbeddingProvider, as_provider
+from .engine import Engine
+from .servicer import ScintireteServiceServicer
+from .storage import FsyncPolicy
+
+from .._proto.scintirete.v1 import scintirete_pb2_grpc as pb_grpc  # isort: skip
+
+__all__ = ["LiteServer", "create_server"]
+
+logger = logging.getLogger(__name__)
+
+Pem = bytes | str | os.PathLike[str]
+
+
+def create_server(
+    address: str,
+    servicer: Any,
+    *,
+    max_workers: int = 16,
+    max_message_bytes: int = 64 * 1024 * 1024,
+    credentials: grpc.ServerCredentials | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> tuple[grpc.Server, int]:
+    """A gRPC server (not started) serving ``servicer`` on ``address``; returns it and the bound port.
+
+    Requests are capped at ``max_message_bytes``; responses are not (a search may return
+    many vectors). Handlers run on ``executor``, or on a new pool of ``max_workers`` threads.
+    """
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", -1),
+        ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
+    ]
+    if executor is None:
+        executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lite-rpc")
+    server = grpc.server(executor, options=options)
+    pb_grpc.add_ScintireteServiceServicer_to_server(servicer, server)
+    try:
+        port = (
+            server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        )
+    except RuntimeError as exc:
+        server.stop(None)
+        raise OSError(f"cannot listen on {address}: {exc}") from exc
+    return server, port
+
+
+def _pem(value: Pem) -> bytes:
+    """PEM bytes as given, PEM text, or the contents of a file path."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return value.encode("ascii")
+    return Path(value).read_bytes()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class LiteServer:
+    """Scintirete Lite: the v1 gRPC API served from this process by an exact numpy engine.
+
+    ``data_dir=None`` keeps everything in memory; with a directory every write is logged
+    first (``fsync`` "always", "everysec" or "never") and a clean stop takes a snapshot.
+    ``port=0`` picks a free port; :attr:`address` tells which. ``password=None`` generates
+    one (:attr:`password`); it never appears in ``repr``. Binding anything but loopback
+    without TLS logs a warning. ``tls_client_ca`` makes clients present a certificate.
+
+        with LiteServer(embedding=HashEmbeddings()) as server:
+            print(server.address)
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        password: str | None = None,
+        *,
+        embedding: EmbeddingProvider | Callable[[list[str]], Any] | None = None,
+        fsync: FsyncPolicy = "everysec",
+        max_workers: int = 16,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        tls_certificate: Pem | None = None,
+        tls_private_key: Pem | None = None,
+        tls_client_ca: Pem | None = None,
+    ) -> None:
+        if password == "":
+            raise ValueError("password must not be empty: Scintirete has no anonymous mode")
+        if (tls_certificate is None) != (tls_private_key is None):
+            raise ValueError("tls_certificate and tls_private_key go together")
+        if tls_client_ca is not None and tls_certificate is None:
+            raise ValueError("tls_client_ca needs tls_certificate and tls_private_key")
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self.host = host
+        self.port = port
+        self._password = password or secrets.token_urlsafe(24)
+        self.embedding = as_provider(embedding)
+        self.fsync: FsyncPolicy = fsync
+        self.max_workers = max_workers
+        self.max_message_bytes = max_message_bytes
+        self._tls = (tls_certificate, tls_private_key, tls_client_ca)
+        self._engine: Engine | None = None
+        self._server: grpc.Server | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._bound_port = 0
+
+    def __repr__(self) -> str:
+        where = self.address if self._server is not None else "not started"
+        return f"LiteServer({where}, data_dir={str(self.data_dir) if self.data_dir else None!r})"
+
+    @property
+    def password(self) -> str:
+        """The password clients must send (generated when none was given)."""
+        return self._password
+
+    @property
+    def address(self) -> str:
+        """``host:port`` actually bound, e.g. ``127.0.0.1:50123``."""
+        if self._server is None:
+            raise RuntimeError("LiteServer is not running; call start() or use it in a with block")
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{host}:{self._bound_port}"
+
+    @property
+    def engine(self) -> Engine:
+        """The engine behind the server (for tests and benchmarks)."""
+        if self._engine is None:
+            raise RuntimeError("LiteServer is not running")
+        return self._engine
+
+    @property
+    def tls(self) -> bool:
+        return self._tls[0] is not None
+
+    def _credentials(self) -> grpc.ServerCredentials | None:
+        certificate, key, client_ca = self._tls
+        if certificate is None or key is None:
+            return None
+        return grpc.ssl_server_credentials(
+            [(_pem(key), _pem(certificate))],
+            root_certificates=_pem(client_ca) if client_ca is not None else None,
+            require_client_auth=client_ca is not None,
+        )
+
+    def start(self) -> LiteServer:
+        """Open (and replay) the data directory, then listen. Returns self."""
+        if self._server is not None:
+            raise RuntimeError("LiteServer is already running")
+        credentials = self._credentials()
+        engine = Engine() if self.data_dir is None else Engine.open(self.data_dir, fsync=self.fsync)
+        executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="lite-rpc")
+        try:
+            servicer = ScintireteServiceServicer(engine, self._password, self.embedding)
+            bind = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+            server, port = create_server(
+                f"{bind}:{self.port}",
+                servicer,
+                max_message_bytes=self.max_message_bytes,
+                credentials=credentials,
+                executor=executor,
+            )
+            server.start()
+        except BaseException:
+            executor.shutdown(wait=False)
+            engine.close()
+            raise
+        self._engine, self._server, self._executor, self._bound_port = engine, server, executor, port
+        if not _is_loopback(self.host) and credentials is None:
+            logger.warning(
+                "Scintirete Lite listens on %s without TLS: passwords and data cross the network in clear text",
+                self.address,
+            )
+        logger.info("Scintirete Lite listening on %s (%s)", self.address, self.data_dir or "in memory")
+        return self
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop serving (letting calls finish for ``grace`` seconds), snapshot, release the directory."""
+        server, engine = self._server, self._engine
+        if server is None or engine is None:
+            return
+        self._server = None
+        server.stop(grace).wait()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)  # handlers still running finish before the snapshot
+            self._executor = None
+        try:
+            if engine.persistent:
+                engine.save()  # the next start then replays one snapshot instead of a long log
+        except Exception:
+            logger.exception("snapshot at shutdown failed; the log still holds every write")
+        finally:
+            engine.close()
+            self._engine = None
+
+    def __enter__(self) -> LiteServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,684 @@
+"""Persistence for Scintirete Lite: an append-only log of writes plus compacting snapshots.
+
+A data directory holds::
+
+    LOCK                  locked (flock) while one process has the directory open
+    snapshot.jsonl        the last complete snapshot; replaced atomically (tmp + fsync + rename)
+    log.000007.jsonl      every acknowledged write since that snapshot, in order
+
+Both files use the same line format, one record per line::
+
+    <CRC32 of the JSON text, 8 hex digits> <JSON object>\\n
+
+The JSON objects (``"op"`` names the record):
+
+- ``create_database`` / ``drop_database``: ``name``
+- ``create_collection``: ``db``, ``name``, ``metric`` ("l2", "cosine", "inner_product"), ``m``, ``ef_construction``
+- ``drop_collection``: ``db``, ``name``
+- ``insert``: ``db``, ``collection``, ``ids`` (JSON list), ``dim``, ``vectors`` (base64 of the
+  little-endian float32 matrix, row-major: exact and compact), ``metadata`` (list of base64
+  strings, each the serialized ``google.protobuf.Struct`` exactly as received; ``""`` when empty).
+  Metadata stays opaque bytes here, as in the engine, so writes never decode it.
+- ``delete``: ``db``, ``collection``, ``ids`` (only the ids that were live)
+- ``collection_state`` (snapshots only): ``db``, ``collection``, ``dimension``, ``next_id``,
+  ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild.
+- ``snapshot`` (first line of a snapshot): ``version``, ``generation``; ``end`` (last line): ``records``.
+
+Each snapshot names the log generation that continues it. Taking a snapshot first starts a
+new log file, then writes the snapshot, then deletes the older logs; a crash at any point
+leaves a snapshot plus logs that replay to the acknowledged state. A write is appended to
+the log before the engine applies it, so memory is never ahead of the disk.
+
+Recovery: a damaged *final* log line is a write that was never acknowledged (the process
+died inside it); it is dropped with a warning and cut off the file. A damaged line anywhere
+else, or a damaged snapshot, raises :class:`CorruptLogError` naming file and line.
+
+``fsync`` policy: ``"always"`` syncs every write before it is acknowledged; ``"everysec"``
+(default) syncs once a second from a background thread, so an OS crash loses at most about a
+second; ``"never"`` leaves it to the OS. Every policy survives a crash of the process itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import InternalError, ScintireteError
+
+__all__ = [
+    "FSYNC_POLICIES",
+    "CollectionCreated",
+    "CollectionDropped",
+    "CollectionState",
+    "CorruptLogError",
+    "DatabaseCreated",
+    "DatabaseDropped",
+    "FsyncPolicy",
+    "Record",
+    "Storage",
+    "StorageError",
+    "VectorsDeleted",
+    "VectorsInserted",
+    "decode_line",
+    "encode_record",
+]
+
+logger = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["always", "everysec", "never"]
+FSYNC_POLICIES: tuple[str, ...] = ("always", "everysec", "never")
+
+SNAPSHOT_NAME = "snapshot.jsonl"
+LOCK_NAME = "LOCK"
+_SNAPSHOT_TMP = SNAPSHOT_NAME + ".tmp"
+_LOG_PATTERN = re.compile(r"^log\.(\d{6,})\.jsonl$")
+_FORMAT_VERSION = 1
+
+
+class StorageError(InternalError):
+    """The data directory cannot be used: not writable, disk full, locked by another process."""
+
+
+class CorruptLogError(StorageError):
+    """A snapshot or log line is damaged where it cannot be a torn final write."""
+
+
+# -- records --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatabaseCreated:
+    op: ClassVar[str] = "create_database"
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatabaseCreated:
+        return cls(_str(data, "name"))
+
+
+@dataclass(frozen=True)
+class DatabaseDropped:
+    op: ClassVar[str] = "drop_database"
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatabaseDropped:
+        return cls(_str(data, "name"))
+
+
+@dataclass(frozen=True)
+class CollectionCreated:
+    op: ClassVar[str] = "create_collection"
+    db: str
+    name: str
+    metric: str
+    m: int
+    ef_construction: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "db": self.db,
+            "name": self.name,
+            "metric": self.metric,
+            "m": self.m,
+            "ef_construction": self.ef_construction,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CollectionCreated:
+        return cls(
+            _str(data, "db"),
+            _str(data, "name"),
+            _str(data, "metric"),
+            _int(data, "m"),
+            _int(data, "ef_construction"),
+        )
+
+
+@dataclass(frozen=True)
+class CollectionDropped:
+    op: ClassVar[str] = "drop_collection"
+    db: str
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"db": self.db, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CollectionDropped:
+        return cls(_str(data, "db"), _str(data, "name"))
+
+
+@dataclass(frozen=True)
+class VectorsInserted:
+    """Rows with the ids the engine assigned; ``vectors`` is an (n, dim) float32 matrix."""
+
+    op: ClassVar[str] = "insert"
+    db: str
+    collection: str
+    ids: Sequence[int]
+    vectors: np.ndarray[Any, np.dtype[np.float32]]
+    metadata: Sequence[bytes]
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field but ``vectors``, which :meth:`vectors_base64` encodes (see ``_frame``)."""
+        return {
+            "db": self.db,
+            "collection": self.collection,
+            "ids": [int(i) for i in self.ids],
+            "dim": int(self.vectors.shape[1]),
+            "metadata": [base64.b64encode(blob).decode("ascii") for blob in self.metadata],
+        }
+
+    def vectors_base64(self) -> bytes:
+        return base64.b64encode(np.ascontiguousarray(self.vectors, dtype="<f4").data)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VectorsInserted:
+        ids = _int_list(data, "ids")
+        dim = _int(data, "dim")
+        raw = base64.b64decode(_str(data, "vectors"), validate=True)
+        if dim <= 0 or len(raw) != 4 * dim * len(ids):
+            raise ValueError(f"'vectors' holds {len(raw)} bytes, expected {len(ids)} rows of dimension {dim}")
+        vectors = np.frombuffer(raw, dtype="<f4").reshape(len(ids), dim).astype(np.float32, copy=False)
+        metadata = [base64.b64decode(text, validate=True) for text in _str_list(data, "metadata")]
+        if len(metadata) != len(ids):
+            raise ValueError(f"{len(metadata)} metadata entries for {len(ids)} ids")
+        return cls(_str(data, "db"), _str(data, "collection"), ids, vectors, metadata)
+
+
+@dataclass(frozen=True)
+class VectorsDeleted:
+    op: ClassVar[str] = "delete"
+    db: str
+    collection: str
+    ids: Sequence[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"db": self.db, "collection": self.collection, "ids": [int(i) for i in self.ids]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VectorsDeleted:
+        return cls(_str(data, "db"), _str(data, "collection"), _int_list(data, "ids"))
+
+
+@dataclass(frozen=True)
+class CollectionState:
+    """Snapshot-only: counters that replaying the live rows cannot rebuild."""
+
+    op: ClassVar[str] = "collection_state"
+    db: str
+    collection: str
+    dimension: int
+    next_id: int
+    deleted_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "db": self.db,
+            "collection": self.collection,
+            "dimension": self.dimension,
+            "next_id": self.next_id,
+            "deleted_count": self.deleted_count,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CollectionState:
+        return cls(
+            _str(data, "db"),
+            _str(data, "collection"),
+            _int(data, "dimension"),
+            _int(data, "next_id"),
+            _int(data, "deleted_count"),
+        )
+
+
+Record = (
+    DatabaseCreated
+    | DatabaseDropped
+    | CollectionCreated
+    | CollectionDropped
+    | VectorsInserted
+    | VectorsDeleted
+    | CollectionState
+)
+
+_RECORD_TYPES: dict[str, Any] = {
+    cls.op: cls
+    for cls in (
+        DatabaseCreated,
+        DatabaseDropped,
+        CollectionCreated,
+        CollectionDropped,
+        VectorsInserted,
+        VectorsDeleted,
+        CollectionState,
+    )
+}
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be a string")
+    return value
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"'{key}' must be an integer")
+    return value
+
+
+def _int_list(data: dict[str, Any], key: str) -> list[int]:
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise ValueError(f"'{key}' must be a list of integers")
+    return value
+
+
+def _str_list(data: dict[str, Any], key: str) -> list[str]:
+    value = data[key]
+    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+        raise ValueError(f"'{key}' must be a list of strings")
+    return value
+
+
+def _frame(payload: dict[str, Any], vectors: bytes | None = None) -> bytes:
+    # ensure_ascii (the default) keeps every line pure ASCII with no raw newline inside.
+    text = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    if vectors is not None:
+        # Base64 needs no JSON escaping: splice it in rather than have json scan megabytes.
+        text = b'%s,"vectors":"%s"}' % (text[:-1], vectors)
+    return b"%08x %s\n" % (zlib.crc32(text), text)
+
+
+def encode_record(record: Record) -> bytes:
+    """One log line for ``record``: CRC32, a space, the JSON object, a newline."""
+    payload = {"op": record.op, **record.to_json()}
+    if isinstance(record, VectorsInserted):
+        return _frame(payload, record.vectors_base64())
+    return _frame(payload)
+
+
+def _unframe(line: bytes) -> dict[str, Any]:
+    """The JSON object of one line; ValueError says what is wrong with it."""
+    if not line.endswith(b"\n"):
+        raise ValueError("incomplete record (no newline at the end)")
+    if len(line) < 11 or line[8:9] != b" ":
+        raise ValueError("malformed record (expected '<crc32> <json>')")
+    try:
+        expected = int(line[:8], 16)
+    except ValueError:
+        raise ValueError("malformed record (bad CRC field)") from None
+    text = line[9:-1]
+    if zlib.crc32(text) != expected:
+        raise ValueError("CRC mismatch")
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("op"), str):
+        raise ValueError("record is not a JSON object with an 'op'")
+    return data
+
+
+def _record_from(data: dict[str, Any]) -> Record:
+    cls = _RECORD_TYPES.get(data["op"])
+    if cls is None:
+        raise ValueError(f"unknown record op {data['op']!r}")
+    try:
+        record: Record = cls.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed {data['op']} record: {exc}") from None
+    return record
+
+
+def decode_line(line: bytes) -> Record:
+    """Parse one line written by :func:`encode_record`; ValueError when it is damaged."""
+    return _record_from(_unframe(line))
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename or a new file durable (POSIX needs the directory itself synced)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock_file(fd: int) -> bool:
+    if sys.platform == "win32":
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class Storage:
+    """A data directory: replay it once at start, then append every write and take snapshots.
+
+    The engine drives it; users pass ``data_dir`` to ``LiteServer`` or ``Engine.open``::
+
+        storage = Storage("./data", fsync="everysec")
+        storage.replay(apply)                 # snapshot, then the logs, in order
+        storage.append(DatabaseCreated("docs"))
+        generation = storage.rotate()         # later writes go to a new log file
+        storage.write_snapshot(generation, records_of_the_state_at_rotation)
+        storage.close()
+
+    Raises :class:`StorageError` (an ``InternalError``) when the directory is unusable and
+    :class:`CorruptLogError` when recovery must not guess.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, fsync: FsyncPolicy = "everysec") -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}; got {fsync!r}")
+        self.directory = Path(directory)
+        self.fsync: FsyncPolicy = fsync
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._generation = 0
+        self._log_bytes = 0
+        self._dirty = False
+        self._failure: str | None = None
+        self._closed = False
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._lock_fd = self._claim_directory()
+
+    def __repr__(self) -> str:
+        return f"Storage({str(self.directory)!r}, fsync={self.fsync!r})"
+
+    @property
+    def log_bytes(self) -> int:
+        """Size of the current log file: how much a snapshot would compact."""
+        return self._log_bytes
+
+    def _claim_directory(self) -> int:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"data directory {self.directory} is not usable: {_describe(exc)}") from exc
+        if not _lock_file(fd):
+            os.close(fd)
+            raise StorageError(f"data directory {self.directory} is in use by another process")
+        return fd
+
+    def _log_path(self, generation: int) -> Path:
+        return self.directory / f"log.{generation:06d}.jsonl"
+
+    def _log_generations(self) -> list[int]:
+        found = (_LOG_PATTERN.match(path.name) for path in self.directory.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def replay(self, apply: Callable[[Record], None]) -> None:
+        """Feed the snapshot and then every log record to ``apply``; then open the log for appends.
+
+        ``apply`` may raise a ScintireteError when a record does not fit the state so far;
+        that is reported as corruption at that line.
+        """
+        if self._fd is not None or self._closed:
+            raise RuntimeError("replay() runs once, on a freshly opened Storage")
+        with suppress(FileNotFoundError):
+            (self.directory / _SNAPSHOT_TMP).unlink()  # left by a crash during a snapshot
+        snapshot = self.directory / SNAPSHOT_NAME
+        first = self._replay_snapshot(snapshot, apply) if snapshot.exists() else 1
+        generations = self._log_generations()
+        current = [g for g in generations if g >= first]
+        if current != list(range(first, first + len(current))):
+            raise CorruptLogError(
+                f"{self.directory}: log files {current} do not continue "
+                + (
+                    f"{snapshot} (generation {first})"
+                    if first > 1
+                    else "from generation 1; is the snapshot missing?"
+                )
+            )
+        for index, generation in enumerate(current):
+            self._replay_log(self._log_path(generation), apply, final=index == len(current) - 1)
+        self._open_log(current[-1] if current else first)
+        for generation in generations:
+            if generation < first:  # already folded into the snapshot; a crash kept them
+                with suppress(OSError):
+                    self._log_path(generation).unlink()
+        if self.fsync == "everysec":
+            self._syncer = threading.Thread(target=self._sync_every_second, name="lite-fsync", daemon=True)
+            self._syncer.start()
+
+    def _replay_snapshot(self, path: Path, apply: Callable[[Record], None]) -> int:
+        """Apply a snapshot and return the log generation that continues it."""
+        generation = 0
+        count = 0
+        ended = False
+        with open(path, "rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    data = _unframe(line)
+                    if ended:
+                        raise ValueError("data after the end marker")
+                    if number == 1:
+                        if data["op"] != "snapshot" or data.get("version") != _FORMAT_VERSION:
+                            raise ValueError(f"not a version {_FORMAT_VERSION} snapshot header")
+                        generation = _int(data, "generation")
+                    elif data["op"] == "end":
+                        if _int(data, "records") != count:
+                            raise ValueError(f"end marker counts {data['records']} records, found {count}")
+                        ended = True
+                    else:
+                        apply(_record_from(data))
+                        count += 1
+                except (ValueError, ScintireteError) as exc:
+                    raise CorruptLogError(f"{path} line {number}: {_reason(exc)}; refusing to start") from exc
+        if not ended:
+            raise CorruptLogError(f"{path}: snapshot is incomplete (no end marker); refusing to start")
+        return generation
+
+    def _replay_log(self, path: Path, apply: Callable[[Record], None], *, final: bool) -> None:
+        offset = 0
+        with open(path, "rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    record = decode_line(line)
+                except ValueError as exc:
+                    if not (final and not lines.read(1)):
+                        raise CorruptLogError(
+                            f"{path} line {number}: {exc}; the log is damaged before its end, "
+                            "refusing to start (restore a backup or move the file away)"
+                        ) from exc
+                    logger.warning(
+                        "%s line %d: dropping a torn final record (%s); its write was never acknowledged",
+                        path,
+                        number,
+                        exc,
+                    )
+                    break
+                try:
+                    apply(record)
+                except ScintireteError as exc:
+                    raise CorruptLogError(f"{path} line {number}: cannot replay: {exc.details}") from exc
+                offset += len(line)
+        if offset != path.stat().st_size:
+            os.truncate(path, offset)  # later appends must not follow the torn bytes
+
+    def _open_log(self, generation: int) -> None:
+        path = self._log_path(generation)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open log {path}: {_describe(exc)}") from exc
+        self._fd = fd
+        self._generation = generation
+        self._log_bytes = os.fstat(fd).st_size
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def append(self, record: Record) -> None:
+        """Write one record to the log; when this returns, the write may be acknowledged."""
+        line = encode_record(record)
+        with self._lock:
+            fd = self._writable_fd()
+            path = self._log_path(self._generation)
+            try:
+                _write_all(fd, line)
+                if self.fsync == "always":
+                    os.fsync(fd)
+            except OSError as exc:
+                self._undo_partial_write(fd, path)
+                raise StorageError(f"could not write to {path}: {_describe(exc)}") from exc
+            self._log_bytes += len(line)
+            self._dirty = True
+
+    def _writable_fd(self) -> int:
+        if self._failure is not None:
+            raise StorageError(f"storage stopped accepting writes after an earlier failure: {self._failure}")
+        if self._fd is None:
+            raise StorageError("storage is closed" if self._closed else "storage was not replayed yet")
+        return self._fd
+
+    def _undo_partial_write(self, fd: int, path: Path) -> None:
+        """Cut a half-written line off, so the log stays a sequence of whole records."""
+        try:
+            os.ftruncate(fd, self._log_bytes)
+        except OSError as exc:
+            self._failure = f"could not cut a partial record off {path}: {_describe(exc)}"
+            logger.error("%s", self._failure)
+
+    def sync(self) -> None:
+        """fsync the log now if anything was written since the last sync."""
+        with self._lock:
+            if self._fd is None or not self._dirty:
+                return
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                # After a failed fsync the kernel may have dropped the dirty pages: stop writing.
+                self._failure = f"fsync of {self._log_path(self._generation)} failed: {_describe(exc)}"
+                raise StorageError(self._failure) from exc
+            self._dirty = False
+
+    def _sync_every_second(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                self.sync()
+            except StorageError:
+                logger.exception("background fsync failed")
+
+    def rotate(self) -> int:
+        """Start a new log file and return its generation; call with the engine's state frozen."""
+        with self._lock:
+            old_fd = self._writable_fd()
+            generation = self._generation + 1
+            path = self._log_path(generation)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StorageError(f"cannot create log {path}: {_describe(exc)}") from exc
+            try:
+                os.fsync(old_fd)  # the old log must be whole before anything depends on the new one
+                _fsync_directory(self.directory)
+            except OSError as exc:
+                os.close(fd)
+                with suppress(OSError):
+                    path.unlink()
+                raise StorageError(f"could not sync {self.directory}: {_describe(exc)}") from exc
+            os.close(old_fd)
+            self._fd, self._generation, self._log_bytes, self._dirty = fd, generation, 0, False
+            return generation
+
+    def write_snapshot(self, generation: int, records: Iterable[Record]) -> int:
+        """Atomically replace the snapshot with ``records``; return its size in bytes.
+
+        ``generation`` is what :meth:`rotate` returned when ``records`` were captured; logs
+        older than it are deleted once the snapshot is safely in place.
+        """
+        final = self.directory / SNAPSHOT_NAME
+        tmp = self.directory / _SNAPSHOT_TMP
+        try:
+            with open(tmp, "wb") as out:
+                out.write(_frame({"op": "snapshot", "version": _FORMAT_VERSION, "generation": generation}))
+                count = 0
+                for record in records:
+                    out.write(encode_record(record))
+                    count += 1
+                out.write(_frame({"op": "end", "records": count}))
+                out.flush()
+                os.fsync(out.fileno())
+                size = out.tell()
+            os.replace(tmp, final)
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            with suppress(OSError):
+                tmp.unlink()
+            raise StorageError(f"could not write snapshot {final}: {_describe(exc)}") from exc
+        for old in self._log_generations():
+            if old < generation:
+                with suppress(OSError):
+                    self._log_path(old).unlink()
+        return size
+
+    def close(self) -> None:
+        """Sync and close the log and release the directory. Safe to call twice."""
+        self._stop.set()
+        if self._syncer is not None:
+            self._syncer.join()
+            self._syncer = None
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._fd is not None:
+                try:
+                    if self._failure is None:
+                        os.fsync(self._fd)
+                except OSError:
+                    logger.exception("final fsync of the log failed")
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
+            os.close(self._lock_fd)
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.details if isinstance(exc, ScintireteError) else str(exc)
