@@ -381,7 +381,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         """Insert or replace nodes (by node id); returns their ids. Each node needs an embedding."""
         return self._collection.upsert(node_to_record(node) for node in nodes)
 
-    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+    async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Insert or replace nodes (by node id); returns their ids. Each node needs an embedding."""
         return await self._async_collection.upsert(node_to_record(node) for node in nodes)
 

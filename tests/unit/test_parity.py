@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import pytest
 
@@ -38,3 +39,40 @@ def test_same_signatures_and_async_methods_are_coroutines(sync_cls: type, async_
         member = getattr(async_cls, name)
         if not isinstance(inspect.getattr_static(async_cls, name), (classmethod, staticmethod)):
             assert inspect.iscoroutinefunction(member), f"{async_cls.__name__}.{name} must be async"
+
+
+def _store_pairs(cls: type, async_name: Callable[[str], str]) -> list[tuple[str, str]]:
+    """(sync, async) method names defined by ``cls`` itself whose async twin it also defines."""
+    own = {
+        name
+        for name, member in vars(cls).items()
+        if not name.startswith("_")
+        and (isinstance(member, (classmethod, staticmethod)) or inspect.isfunction(member))
+    }
+    return [(name, async_name(name)) for name in sorted(own) if async_name(name) in own]
+
+
+def _store_classes() -> list[tuple[type, Callable[[str], str]]]:
+    from scintirete_integrations.langchain import ScintireteEmbeddings, ScintireteVectorStore
+    from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaStore
+
+    def llama_twin(name: str) -> str:
+        return "async_add" if name == "add" else "a" + name
+
+    return [
+        (ScintireteVectorStore, "a".__add__),
+        (ScintireteEmbeddings, "a".__add__),
+        (LlamaStore, llama_twin),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_store_sync_and_async_twins_agree(index: int) -> None:
+    cls, twin = _store_classes()[index]
+    pairs = _store_pairs(cls, twin)
+    assert len(pairs) >= 2, f"{cls.__name__} should define sync/async pairs"
+    for sync_name, async_name in pairs:
+        sync_sig = inspect.signature(getattr(cls, sync_name))
+        async_sig = inspect.signature(getattr(cls, async_name))
+        assert list(sync_sig.parameters) == list(async_sig.parameters), f"{cls.__name__}.{sync_name}"
+        assert inspect.iscoroutinefunction(getattr(cls, async_name)), f"{cls.__name__}.{async_name}"
