@@ -125,9 +125,13 @@ def metadata_to_pb(
     struct = target if target is not None else struct_pb2.Struct()
     if metadata:
         _check_json(metadata, "")
-        fields = struct.fields
-        for key, value in metadata.items():
-            _set_value(fields[key], value)
+        try:
+            struct.update(metadata)  # protobuf's own loop: about twice as fast as ours
+        except (ValueError, TypeError):  # tuples and non-dict mappings, which it refuses
+            struct.Clear()
+            fields = struct.fields
+            for key, value in metadata.items():
+                _set_value(fields[key], value)
     return struct
 
 

@@ -177,15 +177,16 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _vector_bytes(row: np.ndarray, metadata: Mapping[str, Any] | None) -> bytes:
+def _vector_bytes(row: np.ndarray, metadata: Mapping[str, Any] | bytes | None) -> bytes:
     """A serialized ``Vector`` message: packed float32 elements (field 2) and the metadata Struct (field 3).
 
     Building the bytes directly avoids one Python call per float, which dominates large inserts.
+    ``metadata`` may already be a serialized Struct (the document layer builds its own).
     """
     packed = row.tobytes()
     out = b"\x12" + _varint(len(packed)) + packed
     if metadata:
-        struct = metadata_to_pb(metadata).SerializeToString()
+        struct = metadata if isinstance(metadata, bytes) else metadata_to_pb(metadata).SerializeToString()
         out += b"\x1a" + _varint(len(struct)) + struct
     return out
 
@@ -491,7 +492,7 @@ class _BaseClient:
         db: str,
         name: str,
         vectors: VectorsLike,
-        metadata: Sequence[Mapping[str, Any] | None] | None,
+        metadata: Sequence[Mapping[str, Any] | bytes | None] | None,
         timeout: Timeout,
     ) -> Plan[list[int]]:
         header = pb.InsertVectorsRequest(

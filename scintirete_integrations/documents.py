@@ -43,6 +43,7 @@ Scores
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import itertools
 import json
@@ -57,6 +58,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ._convert import metadata_to_pb
 from ._metadata import RESERVED_PREFIX, decode_metadata, encode_metadata
 from .client import (
     USE_CLIENT_DEFAULT,
@@ -65,6 +67,7 @@ from .client import (
     Plan,
     ScintireteClient,
     Timeout,
+    as_matrix,
     as_vector,
 )
 from .errors import InvalidArgumentError, NotFoundError, UnavailableError
@@ -73,7 +76,6 @@ from .filters import compile as compile_filter
 from .models import HnswConfig, Metric
 
 from ._proto.scintirete.v1 import scintirete_pb2 as pb  # isort: skip
-import contextlib
 
 __all__ = [
     "AsyncDocumentCollection",
@@ -320,11 +322,13 @@ class _View:
             self.fingerprints[sid] = fingerprint
 
 
-def _fingerprint(text: str, group: str | None, encoded: Mapping[str, Any], vector: np.ndarray) -> str:
+def _fingerprint(text: str, group: str | None, user_struct: bytes, vector: np.ndarray) -> str:
+    """Content hash of a record; ``user_struct`` is its deterministic Struct serialization."""
     digest = hashlib.blake2b(digest_size=8)
-    digest.update(text.encode())
-    digest.update(b"\x00" + (group or "").encode() + (b"\x01" if group is not None else b"\x00"))
-    digest.update(json.dumps(encoded, sort_keys=True, separators=(",", ":")).encode())
+    for part in (text.encode(), (group or "").encode(), user_struct):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    digest.update(b"\x01" if group is not None else b"\x00")
     digest.update(np.ascontiguousarray(vector, dtype="<f4").tobytes())
     return digest.hexdigest()
 
@@ -344,6 +348,17 @@ def _record_from_stored(stored: Mapping[str, Any], vector: Sequence[float] | Non
         metadata=decode_metadata(stored),
         group=None if group is None else str(group),
     )
+
+
+def _record_vectors(batch: Sequence[Record]) -> np.ndarray:
+    """The records' vectors as one validated matrix; an error names the record at fault."""
+    try:
+        matrix: np.ndarray = as_matrix([r.vector for r in batch], "record vectors")  # type: ignore[misc]
+        return matrix
+    except InvalidArgumentError:
+        for record in batch:  # find the culprit to name it
+            as_vector(record.vector, f"vector of record {record.id!r}")  # type: ignore[arg-type]
+        raise
 
 
 def _random_unit_vectors(count: int, dimension: int) -> np.ndarray:
@@ -533,8 +548,9 @@ class _CollectionCore:
             missing = next((r.id for r in batch if r.vector is None), None)
             if missing is not None:
                 raise InvalidArgumentError(f"record {missing!r} has no vector")
-            vectors = np.stack([as_vector(r.vector, f"vector of record {r.id!r}") for r in batch])  # type: ignore[arg-type]
-        payloads: list[dict[str, Any]] = []
+            vectors = _record_vectors(batch)
+        payloads: list[bytes] = []
+        stored_metadata: list[dict[str, Any]] = []
         fingerprints: list[str] = []
         for record, vector in zip(batch, vectors, strict=True):
             if not isinstance(record.text, str):
@@ -542,14 +558,18 @@ class _CollectionCore:
             if record.group is not None and not isinstance(record.group, str):
                 raise InvalidArgumentError(f"group of record {record.id!r} must be a string or None")
             encoded = encode_metadata(record.metadata)
-            fingerprint = _fingerprint(record.text, record.group, encoded, vector)
-            payload = dict(encoded)
-            payload[ID_KEY] = record.id
-            payload[TEXT_KEY] = record.text
-            payload[HASH_KEY] = fingerprint
+            struct = metadata_to_pb(encoded)
+            fingerprint = _fingerprint(
+                record.text, record.group, struct.SerializeToString(deterministic=True), vector
+            )
+            fields = struct.fields
+            fields[ID_KEY].string_value = record.id
+            fields[TEXT_KEY].string_value = record.text
+            fields[HASH_KEY].string_value = fingerprint
             if record.group is not None:
-                payload[GROUP_KEY] = record.group
-            payloads.append(payload)
+                fields[GROUP_KEY].string_value = record.group
+            payloads.append(struct.SerializeToString())
+            stored_metadata.append(encoded)
             fingerprints.append(fingerprint)
 
         try:
@@ -573,7 +593,9 @@ class _CollectionCore:
                 view.dimension = view.dimension or int(vectors.shape[1])
                 for i, server_id in zip(changed, server_ids, strict=True):
                     record = batch[i]
-                    stored = Record(record.id, record.text, None, decode_metadata(payloads[i]), record.group)
+                    stored = Record(
+                        record.id, record.text, None, decode_metadata(stored_metadata[i]), record.group
+                    )
                     view.apply(record.id, server_id, stored, fingerprints[i])
             yield from self._maybe_compact_plan(client, view, timeout)
         return ids
