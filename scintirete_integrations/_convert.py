@@ -126,13 +126,23 @@ def metadata_to_pb(
     if metadata:
         _check_json(metadata, "")
         try:
-            struct.update(metadata)  # protobuf's own loop: about twice as fast as ours
-        except (ValueError, TypeError):  # tuples and non-dict mappings, which it refuses
+            _fill_struct(struct, metadata)
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a bad decode
             struct.Clear()
-            fields = struct.fields
-            for key, value in metadata.items():
-                _set_value(fields[key], value)
+            raise InvalidArgumentError(
+                f"metadata holds a string that is not valid Unicode ({exc.reason}); protobuf strings must be UTF-8"
+            ) from None
     return struct
+
+
+def _fill_struct(struct: struct_pb2.Struct, metadata: Mapping[str, Any]) -> None:
+    try:
+        struct.update(metadata)  # protobuf's own loop: about twice as fast as ours
+    except (ValueError, TypeError):  # tuples and non-dict mappings, which it refuses
+        struct.Clear()
+        fields = struct.fields
+        for key, value in metadata.items():
+            _set_value(fields[key], value)
 
 
 def _value_from_pb(value: struct_pb2.Value) -> Any:
@@ -151,8 +161,8 @@ def _value_from_pb(value: struct_pb2.Value) -> Any:
 
 
 def metadata_from_pb(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """Struct -> JSON dict. Every number comes back as a float, as on the wire."""
-    return {key: _value_from_pb(value) for key, value in struct.fields.items()}
+    """Struct -> JSON dict, keys sorted (map order on the wire is arbitrary). Numbers come back as floats."""
+    return {key: _value_from_pb(value) for key, value in sorted(struct.fields.items())}
 
 
 # -- vectors, hits, embeddings --------------------------------------------------------------------

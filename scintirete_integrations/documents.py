@@ -52,6 +52,7 @@ import math
 import os
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -69,6 +70,7 @@ from .client import (
     Timeout,
     as_matrix,
     as_vector,
+    check_unicode,
 )
 from .errors import InvalidArgumentError, NotFoundError, UnavailableError
 from .filters import Filter
@@ -182,6 +184,7 @@ def maximal_marginal_relevance(
 # -- connection resolution --------------------------------------------------------------------------
 
 _embedded_servers: dict[str | None, Any] = {}
+_embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
 _embedded_lock = threading.Lock()
 
 
@@ -203,6 +206,9 @@ def _embedded_server(data_dir: str | os.PathLike[str] | None) -> Any:
 
 def _stop_embedded_servers() -> None:
     with _embedded_lock:
+        for client in _embedded_clients:  # close channels first: a server leaving under them is noisy
+            client.close()
+        _embedded_clients.clear()
         for server in _embedded_servers.values():
             server.stop()
         _embedded_servers.clear()
@@ -237,11 +243,15 @@ def resolve_clients(
         password = password or os.environ.get("SCINTIRETE_PASSWORD")
     if address is not None and data_dir is not None:
         raise InvalidArgumentError("data_dir is for the embedded Lite server; do not combine it with address")
-    if address is None:
+    embedded = address is None
+    if embedded:
         server = _embedded_server(data_dir)
         address, password = server.address, server.password
     settings = {"address": address, "password": password, **client_options}
-    return ScintireteClient(**settings), AsyncScintireteClient(**settings)
+    sync_client = ScintireteClient(**settings)
+    if embedded:
+        _embedded_clients.add(sync_client)
+    return sync_client, AsyncScintireteClient(**settings)
 
 
 # -- the view ----------------------------------------------------------------------------------------
@@ -385,6 +395,7 @@ def _check_ids(ids: Iterable[str], what: str = "ids") -> list[str]:
     for index, sid in enumerate(id_list):
         if not isinstance(sid, str) or not sid:
             raise InvalidArgumentError(f"{what}[{index}] must be a non-empty string, got {sid!r}")
+        check_unicode(sid, f"{what}[{index}]")
     return id_list
 
 
@@ -557,6 +568,8 @@ class _CollectionCore:
                 raise InvalidArgumentError(f"text of record {record.id!r} must be a string")
             if record.group is not None and not isinstance(record.group, str):
                 raise InvalidArgumentError(f"group of record {record.id!r} must be a string or None")
+            check_unicode(record.text, f"text of record {record.id!r}")
+            check_unicode(record.group or "", f"group of record {record.id!r}")
             encoded = encode_metadata(record.metadata)
             struct = metadata_to_pb(encoded)
             fingerprint = _fingerprint(
@@ -808,6 +821,7 @@ class _CollectionCore:
         ids: Iterable[str] | None = None,
     ) -> Plan[list[ScoredRecord]]:
         """Maximal marginal relevance over the ``fetch_k`` nearest matches (among ``ids``)."""
+        _check_k(k)
         if not 0.0 <= lambda_mult <= 1.0:
             raise InvalidArgumentError(f"lambda_mult must be between 0 and 1, got {lambda_mult}")
         candidates = yield from self.search_plan(

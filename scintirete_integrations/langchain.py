@@ -44,7 +44,8 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from . import filters
-from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
+from ._metadata import encode_metadata
+from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout, check_unicode
 from .documents import (
     AsyncDocumentCollection,
     DocumentCollection,
@@ -108,6 +109,7 @@ def _records(
     for index, text in enumerate(text_list):
         if not isinstance(text, str):
             raise InvalidArgumentError(f"texts[{index}] must be a string, got {type(text).__name__}")
+        check_unicode(text, f"texts[{index}]")
     # As in LangChain's base class, an empty metadatas or ids list means "none given".
     metadata_list = list(metadatas) if metadatas is not None else []
     id_list = list(ids) if ids is not None else []
@@ -125,6 +127,7 @@ def _records(
         metadata = metadata_list[index] if metadata_list else None
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgumentError(f"metadatas[{index}] must be a dict, got {type(metadata).__name__}")
+        encode_metadata(metadata)  # refused here, before the first batch is written, not mid-call
         sid = id_list[index] if id_list else None
         sid = sid or new_id()
         if not isinstance(sid, str):
@@ -196,8 +199,8 @@ def _scored_documents(hits: list[ScoredRecord]) -> list[tuple[Document, float]]:
 
 def _missing_collection(exc: NotFoundError, name: str, db: str) -> NotFoundError:
     return NotFoundError(
-        f"collection {name!r} does not exist in database {db!r} ({exc.details}); check collection_name "
-        "and db_name, or create it by adding documents (from_texts, from_documents, add_texts)",
+        f"{exc.details}; check collection_name and db_name, or create the collection by adding "
+        "documents (from_texts, from_documents, add_texts)",
         code=exc.code,
         rpc=exc.rpc,
     )
