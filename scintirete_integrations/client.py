@@ -88,7 +88,9 @@ class Call(NamedTuple):
     timeout: Timeout = USE_CLIENT_DEFAULT
 
 
-Plan = Generator[Call, Any, T]
+#: A plan yields a Call and receives its response (or the error, thrown in), or yields a list of
+#: Calls to have them made concurrently and receives a list of responses or ScintireteErrors.
+Plan = Generator[Call | list[Call], Any, T]
 
 
 # -- validation helpers (pure) ---------------------------------------------------------------------
@@ -97,7 +99,21 @@ Plan = Generator[Call, Any, T]
 def _check_name(kind: str, name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError(f"{kind} name must be a non-empty string, got {name!r}")
-    return name
+    return check_unicode(name, f"{kind} name {name!r}")
+
+
+def check_unicode(text: str, what: str) -> str:
+    """``text`` unchanged if it can go on the wire (protobuf strings are UTF-8), else InvalidArgumentError.
+
+    Only lone surrogates (e.g. ``"\\ud800"``, from a bad decode) fail.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{what} is not valid Unicode: {exc.reason} at position {exc.start}; protobuf strings must be UTF-8"
+        ) from None
+    return text
 
 
 def _check_top_k(top_k: int) -> int:
@@ -156,7 +172,10 @@ def as_matrix(vectors: VectorsLike, what: str = "vectors") -> np.ndarray:
 
 def as_vector(vector: Sequence[float] | np.ndarray, what: str = "query vector") -> np.ndarray:
     """One vector as float32, validated like :func:`as_matrix`."""
-    array = np.asarray(vector, dtype=np.float64) if not isinstance(vector, np.ndarray) else vector
+    try:
+        array = np.asarray(vector, dtype=np.float64) if not isinstance(vector, np.ndarray) else vector
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{what} must contain only numbers: {exc}") from None
     if array.ndim != 1:
         raise InvalidArgumentError(f"{what} must be 1-D, got shape {array.shape}")
     if array.shape[0] == 0:
@@ -434,13 +453,15 @@ class _BaseClient:
         response = yield Call("DropCollection", request, timeout)
         return int(response.dropped_vectors)
 
-    def _get_collection_info_plan(self, db: str, name: str, timeout: Timeout) -> Plan[CollectionInfo]:
-        request = pb.GetCollectionInfoRequest(
+    def _collection_info_request(self, db: str, name: str) -> pb.GetCollectionInfoRequest:
+        return pb.GetCollectionInfoRequest(
             auth=self._auth,
             db_name=_check_name("database", db),
             collection_name=_check_name("collection", name),
         )
-        response = yield Call("GetCollectionInfo", request, timeout)
+
+    def _get_collection_info_plan(self, db: str, name: str, timeout: Timeout) -> Plan[CollectionInfo]:
+        response = yield Call("GetCollectionInfo", self._collection_info_request(db, name), timeout)
         info = collection_info_from_pb(response)
         self._remember_dimension(db, name, info.dimension)
         return info
@@ -758,17 +779,45 @@ class ScintireteClient(_BaseClient):
             except ScintireteError as exc:
                 time.sleep(self._retry_delay(call.rpc, exc, delays, deadline))
 
+    def _call_concurrently(self, calls: list[Call]) -> list[Any]:
+        """Start every call at once; each result is a response or the error it ended with."""
+        stub = self._get_stub()
+        started = [
+            getattr(stub, call.rpc).future(
+                call.request,
+                timeout=self._attempt_timeout(self._deadline(call.timeout), call.timeout, self.timeout),
+            )
+            for call in calls
+        ]
+        results: list[Any] = []
+        for call, future in zip(calls, started, strict=True):
+            try:
+                with map_rpc_errors(call.rpc):
+                    results.append(future.result())
+            except ScintireteError as exc:
+                if not self.retry.should_retry(call.rpc, exc):
+                    results.append(exc)
+                    continue
+                try:
+                    results.append(self._call(call))  # the usual retry loop
+                except ScintireteError as final:
+                    results.append(final)
+        return results
+
     def _run(self, plan: Plan[T]) -> T:
         """Drive ``plan``: make each call it yields and send back the response (or throw the error)."""
         try:
-            call = next(plan)
+            step = next(plan)
             while True:
+                if isinstance(step, list):
+                    step = plan.send(self._call_concurrently(step))
+                    continue
                 try:
-                    response = self._call(call)
+                    response = self._call(step)
                 except ScintireteError as exc:
-                    call = plan.throw(exc)
+                    step = plan.throw(exc)
                 else:
-                    call = plan.send(response)
+                    step = plan.send(response)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -993,17 +1042,32 @@ class AsyncScintireteClient(_BaseClient):
             except ScintireteError as exc:
                 await asyncio.sleep(self._retry_delay(call.rpc, exc, delays, deadline))
 
+    async def _call_concurrently(self, calls: list[Call]) -> list[Any]:
+        """Await every call at once; each result is a response or the error it ended with."""
+        import asyncio
+
+        async def one(call: Call) -> Any:
+            try:
+                return await self._call(call)
+            except ScintireteError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
     async def _run(self, plan: Plan[T]) -> T:
         """Drive ``plan`` with awaited calls."""
         try:
-            call = next(plan)
+            step = next(plan)
             while True:
+                if isinstance(step, list):
+                    step = plan.send(await self._call_concurrently(step))
+                    continue
                 try:
-                    response = await self._call(call)
+                    response = await self._call(step)
                 except ScintireteError as exc:
-                    call = plan.throw(exc)
+                    step = plan.throw(exc)
                 else:
-                    call = plan.send(response)
+                    step = plan.send(response)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 

@@ -311,6 +311,10 @@ class _View:
         self.match_counts[where_key] = count
         return count
 
+    def is_current(self, info: pb.CollectionInfo) -> bool:
+        """Whether the server's counters (raw CollectionInfo) still match this view."""
+        return self.total == info.vector_count + info.deleted_count and self.deleted == info.deleted_count
+
     def visible_record(self, server_id: int) -> Record | None:
         sid = self.owner.get(server_id)
         if sid is None or self.latest.get(sid) != server_id:
@@ -709,11 +713,16 @@ class _CollectionCore:
         query = as_vector(vector)
         predicate = compile_filter(where)
         allowed = set(_check_ids(ids)) if ids is not None else None
+        where_key = None if where is None else json.dumps(where, sort_keys=True, default=repr)
         for attempt in range(3):
-            try:
-                view = yield from self.fresh_view_plan(client, timeout, force=attempt > 0)
-            except NotFoundError:
-                return []
+            # With a view in hand, its freshness is checked alongside the first search round.
+            view = self._view if attempt == 0 else None
+            verify = view is not None
+            if view is None:
+                try:
+                    view = yield from self.fresh_view_plan(client, timeout, force=attempt > 0)
+                except NotFoundError:
+                    return []
             self._check_dimension(view, int(query.shape[0]), "query vector")
             try:
                 return (
@@ -723,10 +732,11 @@ class _CollectionCore:
                         query,
                         k,
                         predicate,
-                        None if where is None else json.dumps(where, sort_keys=True, default=repr),
+                        where_key,
                         allowed,
                         include_vector,
                         ef_search,
+                        verify,
                         timeout,
                     )
                 )
@@ -745,8 +755,10 @@ class _CollectionCore:
         allowed: set[str] | None,
         include_vector: bool,
         ef_search: int | None,
+        verify: bool,
         timeout: Timeout,
     ) -> Plan[list[ScoredRecord]]:
+        """Search rounds against ``view``; with ``verify``, the first also checks that it is current."""
         matching = view.count_matching(where_key, predicate, allowed)
         if matching == 0:
             return []
@@ -760,7 +772,21 @@ class _CollectionCore:
         while True:
             ef = min(max(top_k, ef_search or 0, _DEFAULT_EF), 2**31 - 1)
             request = client._search_request(self.db, self.name, query, top_k, ef, include_vector)
-            response: pb.SearchResponse = yield Call("Search", request, timeout)
+            if verify:
+                verify = False
+                info_call = Call(
+                    "GetCollectionInfo", client._collection_info_request(self.db, self.name), timeout
+                )
+                info, response = yield [info_call, Call("Search", request, timeout)]
+                for result in (info, response):
+                    if isinstance(result, NotFoundError):
+                        raise _Stale()  # dropped, perhaps recreated: look again from scratch
+                    if isinstance(result, Exception):
+                        raise result
+                if not view.is_current(info):
+                    raise _Stale()
+            else:
+                response = yield Call("Search", request, timeout)
             hits: list[ScoredRecord] = []
             for item in response.results:
                 if item.id not in view.owner:

@@ -464,3 +464,40 @@ async def test_async_collection_mirrors_the_sync_one(address: str, password: str
     finally:
         await docs.drop()
         await docs.client.close()
+
+
+class _RecordingClient(ScintireteClient):
+    """Remembers the RPC names of each step a plan takes (a list for concurrent steps)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps: list[Any] = []
+
+    def _call(self, call: Any) -> Any:
+        self.steps.append(call.rpc)
+        return super()._call(call)
+
+    def _call_concurrently(self, calls: list[Any]) -> list[Any]:
+        self.steps.append(sorted(call.rpc for call in calls))
+        return super()._call_concurrently(calls)
+
+
+def test_a_warm_search_checks_freshness_alongside_the_search(address: str, password: str) -> None:
+    with (
+        _RecordingClient(address, password=password) as recording,
+        ScintireteClient(address, password=password) as other,
+    ):
+        docs = DocumentCollection(f"c-{uuid.uuid4().hex[:8]}", recording, db=DB, metric="l2")
+        try:
+            records = _records(10)
+            docs.upsert(records)
+            recording.steps = []
+            assert docs.search(records[0].vector, k=1)[0].record.id == "r0"
+            assert recording.steps == [["GetCollectionInfo", "Search"]]
+            DocumentCollection(docs.name, other, db=DB, metric="l2").upsert(
+                [Record("r0", "changed", records[0].vector)]
+            )
+            hit = docs.search(records[0].vector, k=1)[0]
+            assert (hit.record.id, hit.record.text) == ("r0", "changed")  # the other writer is seen at once
+        finally:
+            docs.drop()
