@@ -26,13 +26,20 @@ How writes work, and why deletes never delete
     hidden records outnumber live ones, :meth:`DocumentCollection.compact`
     (automatic by default) rebuilds the collection through a staging copy.
     A crash between steps leaves both versions; reads show only the newest.
+    While it runs, other calls on the same collection object (and its twin) get
+    UnavailableError ("try again"), and it does not start while one of their
+    writes is in flight. Writers elsewhere cannot be coordinated with: when
+    several processes write, turn ``auto_compact`` off and compact when one writes.
 
 How reads stay correct
     The layer keeps a view of the collection (string id -> newest record) built
-    by one full scan (a Search with top_k = live count). Every read first asks
-    GetCollectionInfo: live + deleted counts only grow with writes, so a change
-    by any other writer is seen at once and triggers a rescan. Each search hit
-    is also checked against the view by string id.
+    by one full scan (a Search with top_k above the live count; a scan that comes
+    back full may have been overtaken by writes, and is repeated). Every read
+    first asks GetCollectionInfo: live + deleted counts only grow with writes, so
+    a change by any other writer is seen at once and triggers a rescan. The view
+    counts this process's own writes only while their ids directly follow it;
+    otherwise another writer's ids came in between and it rescans. Each search
+    hit is also checked against the view by string id.
 
 Scores
     ``score`` is a relevance in [0, 1], higher is closer, from the distance:
@@ -72,10 +79,10 @@ from .client import (
     as_vector,
     check_unicode,
 )
-from .errors import InvalidArgumentError, NotFoundError, UnavailableError
+from .errors import InvalidArgumentError, NotFoundError, ScintireteError, UnavailableError
 from .filters import Filter
 from .filters import compile as compile_filter
-from .models import HnswConfig, Metric
+from .models import CollectionInfo, HnswConfig, Metric
 
 from ._proto.scintirete.v1 import scintirete_pb2 as pb  # isort: skip
 
@@ -107,8 +114,10 @@ STAGING_SUFFIX = ".__sci_staging"
 _DEFAULT_EF = 50
 _FIRST_ROUND_SLACK = 1.5  # over-fetch factor for the first filtered round
 _GROWTH = 4  # top_k multiplier between rounds
+_FIRST_ROUND_EXTRA = 4  # absolute slack on top of the proportional guess, for small k
 _SAMPLE = 1024  # records looked at to estimate how common a filter's matches are
 _SAMPLE_HITS_FOR_ESTIMATE = 32
+_SCAN_ATTEMPTS = 5  # full scans overtaken by concurrent writes before giving up
 
 
 @dataclass(frozen=True)
@@ -274,6 +283,7 @@ class _View:
     fingerprints: dict[str, str] = field(default_factory=dict)
     match_counts: dict[str, int] = field(default_factory=dict)  # filter -> matching records, until a write
     orphans: int = 0  # vectors without the layer's fields, e.g. metadata lost in a restart
+    stale: bool = False  # another writer's vectors may be missing: the counters prove nothing
 
     @property
     def live_vectors(self) -> int:
@@ -313,7 +323,21 @@ class _View:
 
     def is_current(self, info: pb.CollectionInfo) -> bool:
         """Whether the server's counters (raw CollectionInfo) still match this view."""
-        return self.total == info.vector_count + info.deleted_count and self.deleted == info.deleted_count
+        total = info.vector_count + info.deleted_count
+        return not self.stale and self.total == total and self.deleted == info.deleted_count
+
+    def count_own(self, server_ids: Sequence[int]) -> None:
+        """Count vectors this process just wrote (call with the lock held).
+
+        The server numbers vectors 1, 2, ... so a view that holds every id up to ``total`` is
+        exact when the server's total matches. Ids that do not directly follow ``total`` mean a
+        concurrent writer's vectors came in between, unseen: equal totals would then be a
+        coincidence, so the view is marked stale and the next read rescans.
+        """
+        if list(server_ids) == list(range(self.total + 1, self.total + 1 + len(server_ids))):
+            self.total += len(server_ids)
+        else:
+            self.stale = True
 
     def visible_record(self, server_id: int) -> Record | None:
         sid = self.owner.get(server_id)
@@ -383,6 +407,15 @@ def _random_unit_vectors(count: int, dimension: int) -> np.ndarray:
     return vectors
 
 
+def _scan_size(info: CollectionInfo) -> int:
+    """top_k of a full scan: room for every live vector plus writes that land while it runs.
+
+    A scan that returns fewer results than this saw every live vector; one that fills it may
+    have been cut short by concurrent writes (the server returns the nearest top_k).
+    """
+    return min(info.vector_count + 64 + info.vector_count // 8, 2**31 - 1)
+
+
 def _probe(dimension: int) -> np.ndarray:
     return np.full(dimension, 1.0 / math.sqrt(dimension), dtype=np.float32)
 
@@ -432,6 +465,20 @@ class _CollectionCore:
         self._view: _View | None = None
         self._lock = threading.Lock()
         self._warned_orphans = 0
+        # A compaction drops and rebuilds the collection: in this process, no write may be in
+        # flight meanwhile, and reads and writes that start meanwhile are refused (UnavailableError).
+        self._compacting = False
+        self._inserting = 0
+
+    def _start_insert(self) -> None:
+        with self._lock:
+            if self._compacting:
+                raise UnavailableError(f"collection {self.name!r} is being compacted; try again")
+            self._inserting += 1
+
+    def _end_insert(self) -> None:
+        with self._lock:
+            self._inserting -= 1
 
     # -- collection lifecycle
 
@@ -462,6 +509,8 @@ class _CollectionCore:
 
     def fresh_view_plan(self, client: Any, timeout: Timeout, force: bool = False) -> Plan[_View]:
         """The view, rescanned when another writer changed the collection (or ``force``)."""
+        if self._compacting:
+            raise UnavailableError(f"collection {self.name!r} is being compacted; try again")
         try:
             info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
         except NotFoundError:
@@ -479,6 +528,7 @@ class _CollectionCore:
             if (
                 not force
                 and view is not None
+                and not view.stale
                 and view.total == info.total_inserted
                 and view.deleted == info.deleted_count
             ):
@@ -486,10 +536,19 @@ class _CollectionCore:
         # First look in this process: finish a compaction that a crash interrupted.
         if self._view is None and (yield from self._recover_plan(client, timeout)):
             info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
-        view = _View(total=info.total_inserted, deleted=info.deleted_count, dimension=info.dimension)
-        if info.vector_count > 0:
+        for _ in range(_SCAN_ATTEMPTS):
+            view = _View(total=info.total_inserted, deleted=info.deleted_count, dimension=info.dimension)
+            if info.vector_count == 0:
+                break
             response = yield from self._scan_plan(client, info, False, timeout)
             self._fill_view(view, response.results)
+            if len(response.results) < _scan_size(info):  # every live vector as the scan ran
+                view.total = max([view.total, *view.owner])  # with writes that landed since info
+                break
+            # More vectors landed during the scan than it had room for: some may be missing.
+            info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
+        else:
+            raise UnavailableError(f"collection {self.name!r} kept growing during a full scan; try again")
         with self._lock:
             self._view = view
         self._warn_orphans(view)
@@ -503,8 +562,8 @@ class _CollectionCore:
             self.db,
             info.name,
             _probe(info.dimension),
-            max(1, info.vector_count),
-            min(max(info.total_inserted, _DEFAULT_EF), 2**31 - 1),
+            _scan_size(info),
+            min(max(info.total_inserted, _DEFAULT_EF) + _scan_size(info) - info.vector_count, 2**31 - 1),
             include_vector,
         )
         response: pb.SearchResponse = yield Call("Search", request, timeout)
@@ -597,6 +656,7 @@ class _CollectionCore:
         self._check_dimension(view, int(vectors.shape[1]), f"vector of record {batch[0].id!r}")
         changed = [i for i, sid in enumerate(ids) if view.fingerprints.get(sid) != fingerprints[i]]
         if changed:
+            self._start_insert()
             try:
                 server_ids = yield from client._insert_vectors_plan(
                     self.db, self.name, vectors[changed], [payloads[i] for i in changed], timeout
@@ -605,8 +665,10 @@ class _CollectionCore:
                 with self._lock:
                     self._view = None  # part may be stored: rescan next time
                 raise
+            finally:
+                self._end_insert()
             with self._lock:
-                view.total += len(server_ids)
+                view.count_own(server_ids)
                 view.dimension = view.dimension or int(vectors.shape[1])
                 for i, server_id in zip(changed, server_ids, strict=True):
                     record = batch[i]
@@ -628,6 +690,7 @@ class _CollectionCore:
         if not targets:
             return 0
         payloads = [{ID_KEY: sid, KIND_KEY: TOMBSTONE} for sid in targets]
+        self._start_insert()
         try:
             server_ids = yield from client._insert_vectors_plan(
                 self.db, self.name, _random_unit_vectors(len(targets), view.dimension), payloads, timeout
@@ -636,8 +699,10 @@ class _CollectionCore:
             with self._lock:
                 self._view = None
             raise
+        finally:
+            self._end_insert()
         with self._lock:
-            view.total += len(server_ids)
+            view.count_own(server_ids)
             for sid, server_id in zip(targets, server_ids, strict=True):
                 view.apply(sid, server_id, None, None)
         yield from self._maybe_compact_plan(client, view, timeout)
@@ -764,10 +829,13 @@ class _CollectionCore:
             return []
         want = min(k, matching)
         live = view.live_vectors
-        if where_key is not None or allowed is not None:
-            top_k = math.ceil(want * live / matching * _FIRST_ROUND_SLACK) + view.hidden + view.orphans
+        if matching == live:  # every server vector is a match: nothing to skip
+            top_k = want
         else:
-            top_k = want + view.hidden + view.orphans
+            # Matches are a fraction matching/live of the server's vectors (hidden versions and
+            # tombstones included); ask for enough that want of them are likely in the first
+            # round. Later rounds grow until want are found, so this is a guess, never a cap.
+            top_k = math.ceil(want * live / matching * _FIRST_ROUND_SLACK) + _FIRST_ROUND_EXTRA
         top_k = max(want, min(live, top_k))
         while True:
             ef = min(max(top_k, ef_search or 0, _DEFAULT_EF), 2**31 - 1)
@@ -863,9 +931,24 @@ class _CollectionCore:
 
     def _maybe_compact_plan(self, client: Any, view: _View, timeout: Timeout) -> Plan[None]:
         if self.auto_compact and view.hidden >= self.compact_min_hidden and view.hidden > len(view.records):
-            yield from self.compact_plan(client, timeout)
+            try:
+                yield from self.compact_plan(client, timeout)
+            except ScintireteError as exc:  # the write that asked for it is stored; compact another time
+                logger.warning("automatic compaction of collection %r was abandoned: %s", self.name, exc)
 
     def compact_plan(self, client: Any, timeout: Timeout) -> Plan[bool]:
+        """Compact unless a compaction or a write of this process is under way (then False)."""
+        with self._lock:
+            if self._compacting or self._inserting:
+                return False
+            self._compacting = True
+        try:
+            return (yield from self._compact_plan(client, timeout))
+        finally:
+            with self._lock:
+                self._compacting = False
+
+    def _compact_plan(self, client: Any, timeout: Timeout) -> Plan[bool]:
         """Rebuild the collection from its visible records (and orphans), dropping hidden versions.
 
         Steps: copy into a staging collection, mark it complete, check nobody wrote

@@ -684,3 +684,17 @@ def test_cli_takes_the_password_from_the_environment() -> None:
             process.communicate()
     assert process.returncode == 0
     assert "password" not in stdout  # only a generated password is printed
+
+
+def test_blas_runs_single_threaded_while_serving_and_is_restored_after() -> None:
+    import threadpoolctl
+
+    def blas_threads() -> set[int]:
+        return {info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"}
+
+    before = blas_threads()
+    with LiteServer():
+        assert blas_threads() <= {1}
+    assert blas_threads() == before
+    with LiteServer(blas_threads=None):
+        assert blas_threads() == before
