@@ -33,9 +33,12 @@ def _request_not_applied(exc: ScintireteError) -> bool:
     details = exc.details.lower()
     if exc.code == grpc.StatusCode.UNAVAILABLE:
         return any(marker in details for marker in _NOT_SENT_MARKERS)
-    if exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return "larger than max" not in details  # a message-size refusal will not pass next time either
-    return False
+    return exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED  # the rate limiter refused it up front
+
+
+def _too_large(exc: ScintireteError) -> bool:
+    """A message-size refusal: it will not pass next time either, whatever the RPC."""
+    return exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in exc.details.lower()
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class RetryPolicy:
 
     def should_retry(self, rpc: str, exc: ScintireteError) -> bool:
         """Whether a call of ``rpc`` that failed with ``exc`` may be sent again."""
-        if exc.code not in self.retry_codes:
+        if exc.code not in self.retry_codes or _too_large(exc):
             return False
         if rpc in NON_IDEMPOTENT_RPCS:
             return _request_not_applied(exc)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InvalidArgumentError
+
 __all__ = [
     "BgSaveResult",
     "CollectionInfo",
@@ -46,7 +48,7 @@ class Metric(str, enum.Enum):
                 if metric.value == key:
                     return metric
         choices = ", ".join(repr(m.value) for m in cls)
-        raise ValueError(f"unknown metric {value!r}; expected one of {choices}")
+        raise InvalidArgumentError(f"unknown metric {value!r}; expected one of {choices}")
 
 
 @dataclass(frozen=True)

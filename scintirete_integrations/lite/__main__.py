@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ..errors import InternalError
 from .embedding import EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
 from .server import LiteServer
 from .storage import FSYNC_POLICIES
@@ -93,7 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.start()
+        try:
+            server.start()
+        except (InternalError, OSError) as exc:
+            # A damaged log, an unusable data directory, a taken port: one line naming it, no traceback.
+            print(f"scintirete-lite: cannot start: {exc}", file=sys.stderr, flush=True)
+            return 1
         print(f"Scintirete Lite listening on {server.address}", flush=True)
         if generated:
             print(f"password (generated, shown once): {server.password}", flush=True)

@@ -26,6 +26,7 @@ real server uses, e.g. ``NotFoundError("database 'x' not found")``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -351,22 +352,24 @@ def _grown(array: np.ndarray[Any, Any], used: int, shape: tuple[int, ...]) -> np
 def _nearest(view: _View, query: Matrix, count: int) -> tuple[np.ndarray[Any, np.dtype[np.intp]], Floats]:
     """Rows of the ``count`` closest live vectors and their exact distances, closest first."""
     ops = _METRICS[view.metric]
-    keys = ops.keys(view.vectors, view.aux, query)
-    if view.live is not None:
-        keys[~view.live] = np.inf
-    if count < view.size:
-        # argpartition finds the count-th smallest key; every row within float32 error of it
-        # is a candidate, so rounding cannot lose a true neighbour or break a tie by id.
-        picked = np.argpartition(keys, count - 1)[:count]
-        threshold = float(keys[picked].max())
-        scale = ops.key_scale(view.max_norm, float(np.linalg.norm(query)))
-        tolerance = 2.0 * view.dimension * _EPS32 * scale
-        candidates = np.flatnonzero(keys <= threshold + tolerance)
-        if len(candidates) < count:  # NaN keys compare False; fall back to the partition
-            candidates = np.sort(picked)
-    else:
-        candidates = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
-    distances = ops.distance(view.vectors[candidates].astype(np.float64), query.astype(np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
+        keys = ops.keys(view.vectors, view.aux, query)
+        if view.live is not None:
+            keys[~view.live] = np.inf
+        threshold = math.inf
+        if count < view.size:
+            # argpartition finds the count-th smallest key; every row within float32 error of it
+            # is a candidate, so rounding cannot lose a true neighbour or break a tie by id.
+            picked = np.argpartition(keys, count - 1)[:count]
+            scale = ops.key_scale(view.max_norm, float(np.linalg.norm(query)))
+            threshold = float(keys[picked].max()) + 2.0 * view.dimension * _EPS32 * scale
+        if math.isfinite(threshold):
+            candidates = np.flatnonzero(keys <= threshold)
+        else:
+            # Every live row: also when a stored NaN or huge vector makes a key or the error bound
+            # NaN or infinite, where it would tie with the deleted rows' +inf keys.
+            candidates = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
+        distances = ops.distance(view.vectors[candidates].astype(np.float64), query.astype(np.float64))
     # By distance as sent on the wire (float32), then row (= id order): equal distances that
     # differ only by float64 rounding noise still tie, and the lower id wins.
     order = np.lexsort((candidates, distances.astype(np.float32)))[:count]

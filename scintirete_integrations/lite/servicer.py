@@ -146,7 +146,9 @@ class ScintireteServiceServicer(pb_grpc.ScintireteServiceServicer):  # type: ign
 
     @_rpc
     def InsertVectors(self, request: pb.InsertVectorsRequest) -> pb.InsertVectorsResponse:
-        # Field 4 is `vectors`; reading the wire bytes avoids a Python float per element.
+        # Field 4 is `vectors`; reading the wire bytes avoids a Python float per element. Unknown
+        # fields (any wire type, groups too) are dropped first: they are no part of the request.
+        request.DiscardUnknownFields()
         vectors = read_vectors(request.SerializeToString(), field=4)
         ids = self.engine.insert(request.db_name, request.collection_name, vectors.rows(), vectors.metadata)
         return pb.InsertVectorsResponse(inserted_ids=ids, inserted_count=len(ids))
