@@ -117,6 +117,7 @@ _GROWTH = 4  # top_k multiplier between rounds
 _FIRST_ROUND_EXTRA = 4  # absolute slack on top of the proportional guess, for small k
 _SAMPLE = 1024  # records looked at to estimate how common a filter's matches are
 _SAMPLE_HITS_FOR_ESTIMATE = 32
+_CATCH_UP_CHECKS = 4  # counter checks while own writes in flight may explain a gap
 _SCAN_ATTEMPTS = 5  # full scans overtaken by concurrent writes before giving up
 
 
@@ -267,7 +268,11 @@ def resolve_clients(
 
 
 class _Stale(Exception):
-    """The view no longer matches the server; rescan and try again."""
+    """The view no longer matches the server; look again (``rebuilt``: rescan whatever the counters say)."""
+
+    def __init__(self, rebuilt: bool = False) -> None:
+        super().__init__()
+        self.rebuilt = rebuilt
 
 
 @dataclass
@@ -283,7 +288,6 @@ class _View:
     fingerprints: dict[str, str] = field(default_factory=dict)
     match_counts: dict[str, int] = field(default_factory=dict)  # filter -> matching records, until a write
     orphans: int = 0  # vectors without the layer's fields, e.g. metadata lost in a restart
-    stale: bool = False  # another writer's vectors may be missing: the counters prove nothing
 
     @property
     def live_vectors(self) -> int:
@@ -323,21 +327,27 @@ class _View:
 
     def is_current(self, info: pb.CollectionInfo) -> bool:
         """Whether the server's counters (raw CollectionInfo) still match this view."""
-        total = info.vector_count + info.deleted_count
-        return not self.stale and self.total == total and self.deleted == info.deleted_count
+        return self.total == info.vector_count + info.deleted_count and self.deleted == info.deleted_count
 
     def count_own(self, server_ids: Sequence[int]) -> None:
         """Count vectors this process just wrote (call with the lock held).
 
-        The server numbers vectors 1, 2, ... so a view that holds every id up to ``total`` is
-        exact when the server's total matches. Ids that do not directly follow ``total`` mean a
-        concurrent writer's vectors came in between, unseen: equal totals would then be a
-        coincidence, so the view is marked stale and the next read rescans.
+        The server numbers vectors 1, 2, ... and the view's ``total`` only advances over ids it
+        knows, so equal totals mean nothing is missing. Ids that do not follow on (another
+        writer's vectors came in between, unseen) leave ``total`` behind the server's, and the
+        next read rescans. Batches of this process answered out of order still join up.
         """
-        if list(server_ids) == list(range(self.total + 1, self.total + 1 + len(server_ids))):
-            self.total += len(server_ids)
-        else:
-            self.stale = True
+        written = set(server_ids)
+        while self.total + 1 in written or self.total + 1 in self.owner:
+            self.total += 1
+
+    def adopt_newer(self, previous: _View) -> None:
+        """Take over what ``previous`` learnt past this view's scan (writes applied while it ran)."""
+        for server_id, sid in previous.owner.items():
+            if server_id > self.total and server_id not in self.owner and sid is not None:
+                record = previous.visible_record(server_id)
+                self.apply(sid, server_id, record, previous.fingerprints.get(sid) if record else None)
+        self.count_own(())
 
     def visible_record(self, server_id: int) -> Record | None:
         sid = self.owner.get(server_id)
@@ -469,16 +479,19 @@ class _CollectionCore:
         # flight meanwhile, and reads and writes that start meanwhile are refused (UnavailableError).
         self._compacting = False
         self._inserting = 0
+        self._inflight_vectors = 0  # written by this process, not yet applied to the view
 
-    def _start_insert(self) -> None:
+    def _start_insert(self, vectors: int) -> None:
         with self._lock:
             if self._compacting:
                 raise UnavailableError(f"collection {self.name!r} is being compacted; try again")
             self._inserting += 1
+            self._inflight_vectors += vectors
 
-    def _end_insert(self) -> None:
+    def _end_insert(self, vectors: int) -> None:
         with self._lock:
             self._inserting -= 1
+            self._inflight_vectors -= vectors
 
     # -- collection lifecycle
 
@@ -523,16 +536,18 @@ class _CollectionCore:
                 f"collection {self.name!r} in database {self.db!r} uses metric {info.metric.value!r}, "
                 f"but this store was opened with {self.metric.value!r}; pass metric={info.metric.value!r}"
             )
-        with self._lock:
-            view = self._view
-            if (
-                not force
-                and view is not None
-                and not view.stale
-                and view.total == info.total_inserted
-                and view.deleted == info.deleted_count
-            ):
+        for _ in range(_CATCH_UP_CHECKS):
+            with self._lock:
+                view, inflight = self._view, self._inflight_vectors
+            if force or view is None or view.deleted != info.deleted_count:
+                break
+            if view.total >= info.total_inserted:  # it knows every id the server had (and maybe newer)
                 return view
+            if not 0 < info.total_inserted - view.total <= inflight:
+                break
+            # The server is ahead by no more than this process has in flight: most likely our
+            # own writes, whose answers are being applied. Look again before paying for a scan.
+            info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
         # First look in this process: finish a compaction that a crash interrupted.
         if self._view is None and (yield from self._recover_plan(client, timeout)):
             info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
@@ -550,7 +565,9 @@ class _CollectionCore:
         else:
             raise UnavailableError(f"collection {self.name!r} kept growing during a full scan; try again")
         with self._lock:
-            self._view = view
+            previous, self._view = self._view, view
+            if previous is not None:
+                view.adopt_newer(previous)
         self._warn_orphans(view)
         return view
 
@@ -656,26 +673,28 @@ class _CollectionCore:
         self._check_dimension(view, int(vectors.shape[1]), f"vector of record {batch[0].id!r}")
         changed = [i for i, sid in enumerate(ids) if view.fingerprints.get(sid) != fingerprints[i]]
         if changed:
-            self._start_insert()
+            self._start_insert(len(changed))
             try:
                 server_ids = yield from client._insert_vectors_plan(
                     self.db, self.name, vectors[changed], [payloads[i] for i in changed], timeout
                 )
+                with self._lock:
+                    # The current view: a rescan may have replaced the one this write started from.
+                    view = self._view or view
+                    view.dimension = view.dimension or int(vectors.shape[1])
+                    for i, server_id in zip(changed, server_ids, strict=True):
+                        record = batch[i]
+                        stored = Record(
+                            record.id, record.text, None, decode_metadata(stored_metadata[i]), record.group
+                        )
+                        view.apply(record.id, server_id, stored, fingerprints[i])
+                    view.count_own(server_ids)
             except Exception:
                 with self._lock:
                     self._view = None  # part may be stored: rescan next time
                 raise
             finally:
-                self._end_insert()
-            with self._lock:
-                view.count_own(server_ids)
-                view.dimension = view.dimension or int(vectors.shape[1])
-                for i, server_id in zip(changed, server_ids, strict=True):
-                    record = batch[i]
-                    stored = Record(
-                        record.id, record.text, None, decode_metadata(stored_metadata[i]), record.group
-                    )
-                    view.apply(record.id, server_id, stored, fingerprints[i])
+                self._end_insert(len(changed))
             yield from self._maybe_compact_plan(client, view, timeout)
         return ids
 
@@ -690,21 +709,22 @@ class _CollectionCore:
         if not targets:
             return 0
         payloads = [{ID_KEY: sid, KIND_KEY: TOMBSTONE} for sid in targets]
-        self._start_insert()
+        self._start_insert(len(targets))
         try:
             server_ids = yield from client._insert_vectors_plan(
                 self.db, self.name, _random_unit_vectors(len(targets), view.dimension), payloads, timeout
             )
+            with self._lock:
+                view = self._view or view  # the current view, as in upsert_plan
+                for sid, server_id in zip(targets, server_ids, strict=True):
+                    view.apply(sid, server_id, None, None)
+                view.count_own(server_ids)
         except Exception:
             with self._lock:
                 self._view = None
             raise
         finally:
-            self._end_insert()
-        with self._lock:
-            view.count_own(server_ids)
-            for sid, server_id in zip(targets, server_ids, strict=True):
-                view.apply(sid, server_id, None, None)
+            self._end_insert(len(targets))
         yield from self._maybe_compact_plan(client, view, timeout)
         return len(targets)
 
@@ -779,13 +799,14 @@ class _CollectionCore:
         predicate = compile_filter(where)
         allowed = set(_check_ids(ids)) if ids is not None else None
         where_key = None if where is None else json.dumps(where, sort_keys=True, default=repr)
+        force = False
         for attempt in range(3):
             # With a view in hand, its freshness is checked alongside the first search round.
             view = self._view if attempt == 0 else None
             verify = view is not None
             if view is None:
                 try:
-                    view = yield from self.fresh_view_plan(client, timeout, force=attempt > 0)
+                    view = yield from self.fresh_view_plan(client, timeout, force=force)
                 except NotFoundError:
                     return []
             self._check_dimension(view, int(query.shape[0]), "query vector")
@@ -805,8 +826,8 @@ class _CollectionCore:
                         timeout,
                     )
                 )
-            except _Stale:
-                continue
+            except _Stale as stale:
+                force = stale.rebuilt
         raise UnavailableError(f"collection {self.name!r} kept changing during the search; try again")
 
     def _search_rounds_plan(
@@ -848,7 +869,7 @@ class _CollectionCore:
                 info, response = yield [info_call, Call("Search", request, timeout)]
                 for result in (info, response):
                     if isinstance(result, NotFoundError):
-                        raise _Stale()  # dropped, perhaps recreated: look again from scratch
+                        raise _Stale(rebuilt=True)  # dropped, perhaps recreated: look again from scratch
                     if isinstance(result, Exception):
                         raise result
                 if not view.is_current(info):
@@ -858,12 +879,14 @@ class _CollectionCore:
             hits: list[ScoredRecord] = []
             for item in response.results:
                 if item.id not in view.owner:
-                    raise _Stale()
+                    if item.id > view.total:
+                        continue  # written while this search ran: concurrent, so leaving it out is correct
+                    raise _Stale(rebuilt=True)  # an old id the view never saw: the collection was rebuilt
                 record = view.visible_record(item.id)
                 if record is None:
                     continue
                 if item.metadata.fields[ID_KEY].string_value != record.id:
-                    raise _Stale()  # the server's id now names another record: the collection was rebuilt
+                    raise _Stale(rebuilt=True)  # the server's id now names another record: rebuilt
                 if allowed is not None and record.id not in allowed:
                     continue
                 if not predicate(record.metadata):
