@@ -119,12 +119,16 @@ def _set_value(target: struct_pb2.Value, value: Any) -> None:
 
 
 def metadata_to_pb(
-    metadata: Mapping[str, Any] | None, target: struct_pb2.Struct | None = None
+    metadata: Mapping[str, Any] | None, target: struct_pb2.Struct | None = None, *, checked: bool = False
 ) -> struct_pb2.Struct:
-    """Fill ``target`` (or a new Struct) from a JSON dict, rejecting non-JSON values by path."""
+    """Fill ``target`` (or a new Struct) from a JSON dict, rejecting non-JSON values by path.
+
+    ``checked=True`` skips that check for input already known to be JSON (the document layer's).
+    """
     struct = target if target is not None else struct_pb2.Struct()
     if metadata:
-        _check_json(metadata, "")
+        if not checked:
+            _check_json(metadata, "")
         try:
             _fill_struct(struct, metadata)
         except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a bad decode

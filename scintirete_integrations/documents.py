@@ -117,6 +117,7 @@ _GROWTH = 4  # top_k multiplier between rounds
 _FIRST_ROUND_EXTRA = 4  # absolute slack on top of the proportional guess, for small k
 _SAMPLE = 1024  # records looked at to estimate how common a filter's matches are
 _SAMPLE_HITS_FOR_ESTIMATE = 32
+_F32 = np.dtype("<f4")
 _CATCH_UP_CHECKS = 4  # counter checks while own writes in flight may explain a gap
 _SCAN_ATTEMPTS = 5  # full scans overtaken by concurrent writes before giving up
 
@@ -377,7 +378,7 @@ def _fingerprint(text: str, group: str | None, user_struct: bytes, vector: np.nd
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     digest.update(b"\x01" if group is not None else b"\x00")
-    digest.update(np.ascontiguousarray(vector, dtype="<f4").tobytes())
+    digest.update(vector.tobytes() if vector.dtype == _F32 else np.asarray(vector, dtype=_F32).tobytes())
     return digest.hexdigest()
 
 
@@ -651,7 +652,7 @@ class _CollectionCore:
             check_unicode(record.text, f"text of record {record.id!r}")
             check_unicode(record.group or "", f"group of record {record.id!r}")
             encoded = encode_metadata(record.metadata)
-            struct = metadata_to_pb(encoded)
+            struct = metadata_to_pb(encoded, checked=True)  # encode_metadata refused non-JSON already
             fingerprint = _fingerprint(
                 record.text, record.group, struct.SerializeToString(deterministic=True), vector
             )

@@ -65,7 +65,7 @@ __all__ = ["ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStor
 #: What ``filter=`` accepts: the document layer's Mongo-style dict, or a predicate over Documents.
 DocumentFilter: TypeAlias = Filter | Callable[[Document], bool]
 
-_DEFAULT_BATCH_SIZE = 64
+_DEFAULT_BATCH_SIZE = 256
 # Connection arguments of the constructor, resolved together by documents.resolve_clients.
 _CONNECTION_KEYS = ("address", "password", "data_dir", "client", "async_client")
 
@@ -95,6 +95,7 @@ def _records(
     texts: Iterable[str],
     metadatas: Iterable[Mapping[str, Any] | None] | None,
     ids: Iterable[str | None] | None,
+    batch_size: int,
 ) -> list[Record]:
     """Records for one add call; each input is iterated exactly once, so generators work.
 
@@ -127,7 +128,8 @@ def _records(
         metadata = metadata_list[index] if metadata_list else None
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgumentError(f"metadatas[{index}] must be a dict, got {type(metadata).__name__}")
-        encode_metadata(metadata)  # refused here, before the first batch is written, not mid-call
+        if len(text_list) > batch_size:  # several writes: refuse bad metadata before the first one
+            encode_metadata(metadata)
         sid = id_list[index] if id_list else None
         sid = sid or new_id()
         if not isinstance(sid, str):
@@ -348,7 +350,7 @@ class ScintireteVectorStore(VectorStore):
         """
         _reject_extra("add_texts", kwargs, "metadatas, ids, batch_size")
         batch_size = _check_batch_size(batch_size)
-        records = _records(texts, metadatas, ids)
+        records = _records(texts, metadatas, ids, batch_size)
         for batch in _batches(records, batch_size):
             if self._server_embeds:
                 self._collection.upsert_texts(batch, model=self._embedding_model, batch_size=batch_size)
@@ -369,7 +371,7 @@ class ScintireteVectorStore(VectorStore):
         """Async :meth:`add_texts`."""
         _reject_extra("aadd_texts", kwargs, "metadatas, ids, batch_size")
         batch_size = _check_batch_size(batch_size)
-        records = _records(texts, metadatas, ids)
+        records = _records(texts, metadatas, ids, batch_size)
         for batch in _batches(records, batch_size):
             if self._server_embeds:
                 await self._async_collection.upsert_texts(
