@@ -1,7 +1,7 @@
 """Mixed concurrent load through the document layer, then a check that nothing acknowledged was lost.
 
     python benchmarks/load.py                      # 20 s, 4 threads + 8 asyncio tasks
-    python benchmarks/load.py --seconds 60 --threads 8 --tasks 32 --data-dir /tmp/lite-load
+    python benchmarks/load.py --seconds 60 --threads 8 --tasks 32 --data-dir ./lite-load-data
 
 Starts a separate ``scintirete-lite`` process on loopback (in memory unless ``--data-dir``), then
 runs N threads (sharing one blocking ``DocumentCollection``) and M asyncio tasks (sharing its async

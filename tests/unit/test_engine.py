@@ -387,7 +387,8 @@ def test_save_and_bg_save_in_memory_persist_nothing() -> None:
     assert not engine.persistent
     info = engine.save()
     assert (info.persisted, info.size_bytes) == (False, 0)
-    assert info.duration_seconds >= 0
+    took = info.duration_seconds
+    assert took >= 0.0  # a real, non-negative figure (no timing is judged)
     assert [engine.bg_save(), engine.bg_save()] == ["bgsave_1", "bgsave_2"]
     engine.close()
 
