@@ -56,3 +56,17 @@ def test_the_lite_command_runs() -> None:
     argv = shlex.split(command.replace(".venv/bin/", f"{BIN}/"))
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0 and "--data-dir" in result.stdout
+
+
+def test_the_benchmark_command_names_a_working_script() -> None:
+    # The full run takes minutes and the peer stores' extra; here its script must start and explain itself.
+    command = next(cmd for cmd in BASH if "benchmarks/run.py" in cmd)
+    script = command.split("&&")[-1].split()[1]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and "--n" in result.stdout
