@@ -65,6 +65,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
+from google.protobuf import struct_pb2
 
 from ._convert import metadata_to_pb
 from ._metadata import RESERVED_PREFIX, decode_metadata, encode_metadata
@@ -410,10 +411,18 @@ def _record_vectors(batch: Sequence[Record]) -> np.ndarray:
         raise
 
 
+def _tombstone_bytes(sid: str) -> bytes:
+    """The serialized metadata of a tombstone for ``sid`` (built directly: deletes come in thousands)."""
+    struct = struct_pb2.Struct()
+    struct.fields[ID_KEY].string_value = sid
+    struct.fields[KIND_KEY].string_value = TOMBSTONE
+    return struct.SerializeToString()
+
+
 def _random_unit_vectors(count: int, dimension: int) -> np.ndarray:
     """Distinct bookkeeping vectors: identical vectors hide each other in an HNSW graph."""
     rng = np.random.default_rng()
-    vectors = rng.standard_normal((count, dimension)).astype(np.float32)
+    vectors = rng.standard_normal((count, dimension), dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors
 
@@ -709,7 +718,7 @@ class _CollectionCore:
         targets = [sid for sid in wanted if sid in view.records]
         if not targets:
             return 0
-        payloads = [{ID_KEY: sid, KIND_KEY: TOMBSTONE} for sid in targets]
+        payloads = [_tombstone_bytes(sid) for sid in targets]
         self._start_insert(len(targets))
         try:
             server_ids = yield from client._insert_vectors_plan(
