@@ -31,6 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,11 +350,39 @@ def _grown(array: np.ndarray[Any, Any], used: int, shape: tuple[int, ...]) -> np
 # -- search over a view ---------------------------------------------------------------------------
 
 
+_SPLIT_ROWS = 40_000  # below this one thread is done before a second could help
+_scan_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lite-scan")
+_searches = 0  # searches running in this process
+_searches_lock = threading.Lock()
+
+
+def _all_keys(ops: _MetricOps, view: _View, query: Matrix) -> Matrix:
+    """Ranking keys of every row; a lone large search scans its two halves on two threads.
+
+    BLAS runs single-threaded under Lite (concurrent requests keep the cores busy); when only
+    one search is running, the second core would otherwise idle. numpy releases the GIL here.
+    """
+    global _searches
+    with _searches_lock:
+        _searches += 1
+        alone = _searches == 1
+    try:
+        if not alone or view.size < _SPLIT_ROWS:
+            return ops.keys(view.vectors, view.aux, query)
+        half = view.size // 2
+        second = _scan_helper.submit(ops.keys, view.vectors[half:], view.aux[half:], query)
+        first = ops.keys(view.vectors[:half], view.aux[:half], query)
+        return np.concatenate((first, second.result()))
+    finally:
+        with _searches_lock:
+            _searches -= 1
+
+
 def _nearest(view: _View, query: Matrix, count: int) -> tuple[np.ndarray[Any, np.dtype[np.intp]], Floats]:
     """Rows of the ``count`` closest live vectors and their exact distances, closest first."""
     ops = _METRICS[view.metric]
     with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
-        keys = ops.keys(view.vectors, view.aux, query)
+        keys = _all_keys(ops, view, query)
         if view.live is not None:
             keys[~view.live] = np.inf
         threshold = math.inf

@@ -398,3 +398,29 @@ def test_the_module_docstring_example_runs() -> None:
 
     results = doctest.testmod(engine_module)
     assert results.attempted > 0 and results.failed == 0
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_a_large_scan_split_over_two_threads_is_exact(metric: Metric) -> None:
+    from scintirete_integrations.lite.engine import _SPLIT_ROWS
+
+    engine = Engine()
+    engine.create_database("d")
+    engine.create_collection("d", "c", metric)
+    rng = np.random.default_rng(11)
+    rows = rng.standard_normal((_SPLIT_ROWS + 1001, 8)).astype(np.float32)
+    ids = engine.insert("d", "c", rows)
+    engine.delete("d", "c", ids[::7])
+    live = np.ones(len(rows), dtype=bool)
+    live[::7] = False
+    query = rng.standard_normal(8).astype(np.float32)
+    result = engine.search("d", "c", query, 10)
+    distance = {
+        Metric.L2: l2_distance,
+        Metric.COSINE: cosine_distance,
+        Metric.INNER_PRODUCT: inner_product_distance,
+    }[metric]
+    exact = distance(rows.astype(np.float64), query.astype(np.float64))
+    exact[~live] = np.inf
+    expected = np.lexsort((np.arange(len(rows)), exact.astype(np.float32)))[:10]
+    assert [int(i) for i in result.ids] == [int(ids[i]) for i in expected]
