@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 CELL_TIMEOUT = 120  # seconds, per cell
 KERNEL = {"display_name": "Python 3", "language": "python", "name": "python3"}
-# Text that must never reach a committed output: machine paths and object addresses.
-FORBIDDEN = re.compile(r"/work/|/tmp/|/home/|/Users/|[A-Z]:\\\\|\bat 0x[0-9a-f]+")
+# Text that must never reach a committed output: absolute file paths (two or more directory
+# levels deep, not part of a URL), Windows drive paths, and object addresses.
+FORBIDDEN = re.compile(r"(?<![\w.:/])/[\w.-]+/[\w.-]+/|[A-Z]:\\\\|\bat 0x[0-9a-f]+")
 
 Cell = tuple[str, str]
 
