@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 import pytest
 from google.protobuf import struct_pb2
+from lite_helpers import openssl_certificate
 
 from scintirete_integrations.lite import Engine, HashEmbeddings, LiteServer, create_server
 from scintirete_integrations.lite.__main__ import parse_args
@@ -564,17 +565,6 @@ def test_create_server_serves_a_servicer_and_refuses_a_taken_port() -> None:
             create_server(f"127.0.0.1:{port}", servicer)
     finally:
         server.stop(None).wait()
-
-
-def openssl_certificate(directory: Path, name: str) -> tuple[Path, Path]:
-    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make certificates")
