@@ -209,11 +209,12 @@ def layer_deletes_keep_survivors_reachable(t: Target) -> dict[str, Any]:
     found_by_search = set()
     for i in range(0, 200, 20):
         found_by_search |= {hit.record.id for hit in docs.search(vectors[i], k=10)}
-    info = t.client.get_collection_info(t.db, "survivors")
+    fresh = DocumentCollection("survivors", t.client, db=t.db, metric="cosine")
     return {
         "scan": {r.id for r in docs.scan()} == survivors,
+        "fresh_get": {r.id for r in fresh.get(f"d{i}" for i in range(200))} == survivors,
         "search": found_by_search == survivors,
-        "server_deleted_count": info.deleted_count,
+        "server_deleted_count": sum(c.deleted_count for c in t.client.list_collections(t.db)),
     }
 
 
@@ -256,7 +257,12 @@ SCENARIOS: dict[Callable[[Target], dict[str, Any]], dict[str, Any]] = {
         "wrong_password": "UNAUTHENTICATED",
     },
     hnsw_defaults_and_drops: {"hnsw": (16, 200), "dropped_vectors": 3, "dropped_collections": 2},
-    layer_deletes_keep_survivors_reachable: {"scan": True, "search": True, "server_deleted_count": 0},
+    layer_deletes_keep_survivors_reachable: {
+        "scan": True,
+        "fresh_get": True,
+        "search": True,
+        "server_deleted_count": 0,
+    },
 }
 
 

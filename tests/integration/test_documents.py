@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +14,11 @@ from hypothesis import strategies as st
 from scintirete_integrations import InvalidArgumentError, ScintireteError
 from scintirete_integrations.client import ScintireteClient
 from scintirete_integrations.documents import (
-    STAGING_SUFFIX,
     AsyncDocumentCollection,
     DocumentCollection,
+    IncompleteReadError,
     Record,
+    maintenance,
     maximal_marginal_relevance,
     relevance_score,
     resolve_clients,
@@ -59,7 +59,10 @@ def _records(n: int, dim: int = 8, seed: int = 0, prefix: str = "r") -> list[Rec
 def _drive_until(client: ScintireteClient, plan: Any, stop: Any) -> None:
     """Run a plan like the client does, but abandon it (a crash) at the first call matching ``stop``."""
     call = next(plan)
-    while not stop(call):
+    while isinstance(call, list) or not stop(call):
+        if isinstance(call, list):
+            call = plan.send(client._call_concurrently(call))
+            continue
         try:
             response = client._call(call)
         except ScintireteError as exc:
@@ -122,12 +125,17 @@ def test_delete_hides_without_server_deletes(client: ScintireteClient, docs: Doc
 
 def test_bookkeeping_vectors_are_distinct(client: ScintireteClient, docs: DocumentCollection) -> None:
     records = _records(30)
-    docs.upsert(records)
+    docs.upsert(records[:10])
+    docs.upsert(records[10:])
     docs.delete([r.id for r in records[:20]])
-    info = client.get_collection_info(docs.db, docs.name)
-    everything = client.search(docs.db, docs.name, np.ones(8), top_k=info.vector_count, include_vector=True)
-    vectors = {tuple(np.round(np.asarray(h.vector), 6)) for h in everything}
-    assert len(vectors) == len(everything)  # no two stored vectors are identical
+    for collection in (docs.name + ".__sci_journal", docs.name + ".__sci_pages"):
+        info = client.get_collection_info(docs.db, collection)
+        everything = client.search(
+            docs.db, collection, np.ones(8), top_k=info.vector_count + 5, include_vector=True
+        )
+        assert len(everything) == info.vector_count == 3 * (1 if "journal" in collection else 2)
+        vectors = {tuple(np.round(np.asarray(h.vector), 6)) for h in everything}
+        assert len(vectors) == len(everything)  # identical vectors would hide each other in a graph
 
 
 def test_search_is_never_short_because_of_hidden_versions(docs: DocumentCollection) -> None:
@@ -150,56 +158,66 @@ def test_heavy_deletion_compacts_and_keeps_every_survivor(client: ScintireteClie
         docs.upsert(records)
         survivors = {r.id for r in records[::20]}
         docs.delete([r.id for r in records if r.id not in survivors])
-        live, deleted = _server_counts(client, docs)
-        assert deleted == 0
-        assert live == len(survivors)  # compacted: only the survivors are left in the graph
+        generations = [
+            c
+            for c in client.list_collections(DB)
+            if c.name.startswith(docs.name) and "journal" not in c.name and "pages" not in c.name
+        ]
+        assert len(generations) == 1 and generations[0].name != docs.name  # rebuilt, the old one dropped
+        assert (generations[0].vector_count, generations[0].deleted_count) == (len(survivors), 0)
         assert {r.id for r in docs.scan()} == survivors
         for record in records[::20]:
             assert docs.search(record.vector, k=1)[0].record.id == record.id
         assert len(docs.search(records[0].vector, k=50)) == len(survivors)
-        assert docs.name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
+        fresh = DocumentCollection(docs.name, client, db=DB, metric="cosine")
+        assert {r.id for r in fresh.scan()} == survivors
+        assert {h.record.id for h in fresh.search(records[0].vector, k=50)} == survivors
     finally:
         docs.drop()
 
 
-def test_compaction_interrupted_after_commit_is_finished_by_the_next_reader(client: ScintireteClient) -> None:
+def test_compaction_interrupted_after_the_switch_loses_nothing(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = f"c-{uuid.uuid4().hex[:8]}"
     docs = DocumentCollection(name, client, db=DB, metric="l2", auto_compact=False)
     try:
         records = _records(30, seed=3)
         docs.upsert(records)
         docs.delete([r.id for r in records[:25]])
-        plan = docs._core.compact_plan(client, None)
-        # The process "crashes" right before replacing the collection.
-        _drive_until(
-            client, plan, lambda call: call.rpc == "DropCollection" and call.request.collection_name == name
-        )
-        reader = DocumentCollection(
-            name,
-            ScintireteClient(client.address, password=client._settings()["password"]),
-            db=DB,
-            metric="l2",
-        )
+        plan = maintenance.compact_plan(docs._core, client, None)
+        # The process "crashes" right after the switch page, before dropping the old generation.
+        _drive_until(client, plan, lambda call: call.rpc == "ListCollections")
+        reader = DocumentCollection(name, client, db=DB, metric="l2")
         assert {r.id for r in reader.scan()} == {r.id for r in records[25:]}
-        assert _server_counts(client, docs) == (5, 0)
-        assert name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
-        reader.client.close()
+        assert {h.record.id for h in reader.search(records[27].vector, k=10)} == {r.id for r in records[25:]}
+        assert reader._core.view.gen != name  # searches go to the rebuilt generation
+        assert reader.compact() is False  # the dead compaction's lock is still young
+        monkeypatch.setattr(maintenance, "LOCK_TTL", 0.0)
+        assert reader.compact() is True  # an expired lock is broken; the leftover generation is dropped
+        names = {c.name for c in client.list_collections(DB) if c.name.startswith(name)}
+        assert names == {reader._core.view.gen, name + ".__sci_journal", name + ".__sci_pages"}
     finally:
         docs.drop()
 
 
-def test_compaction_interrupted_before_commit_leaves_the_collection(client: ScintireteClient) -> None:
+def test_compaction_interrupted_before_the_switch_leaves_the_collection(client: ScintireteClient) -> None:
     name = f"c-{uuid.uuid4().hex[:8]}"
     docs = DocumentCollection(name, client, db=DB, metric="l2", auto_compact=False)
     try:
         records = _records(12, seed=4)
         docs.upsert(records)
         docs.delete(["r0", "r1"])
-        plan = docs._core.compact_plan(client, None)
-        _drive_until(client, plan, lambda call: call.rpc == "InsertVectors")  # crash while filling staging
+        plan = maintenance.compact_plan(docs._core, client, None)
+        _drive_until(
+            client,
+            plan,
+            lambda call: call.rpc == "InsertVectors" and "__sci_g" in call.request.collection_name,
+        )
         fresh = DocumentCollection(name, client, db=DB, metric="l2")
         assert fresh.count() == 10
-        assert name + STAGING_SUFFIX not in {c.name for c in client.list_collections(DB)}
+        assert fresh._core.view.gen == name
+        assert len(fresh.search(records[5].vector, k=20)) == 10
     finally:
         docs.drop()
 
@@ -340,16 +358,16 @@ def test_existing_collection_dimension_is_checked(client: ScintireteClient, docs
     docs.ensure(8)
 
 
-def test_orphans_without_metadata_are_skipped_and_reported(
-    client: ScintireteClient, docs: DocumentCollection, caplog: pytest.LogCaptureFixture
+def test_pages_that_lost_their_metadata_fail_the_read_loudly(
+    client: ScintireteClient, docs: DocumentCollection
 ) -> None:
     docs.upsert(_records(3))
-    client.insert_vectors(docs.db, docs.name, [[0.5] * 8])  # what a restart without snapshot leaves behind
-    with caplog.at_level(logging.WARNING, logger="scintirete_integrations.documents"):
-        assert docs.count() == 3
-    assert "1 vectors without their metadata" in caplog.text and "save()" in caplog.text
-    hits = docs.search([0.5] * 8, k=10)
-    assert len(hits) == 3 and all(h.record.id.startswith("r") for h in hits)
+    # What a restart without a snapshot leaves behind: a journal page and its copies without metadata.
+    client.insert_vectors(docs.db, docs.name + ".__sci_journal", [[0.5] * 8])
+    fresh = DocumentCollection(docs.name, client, db=DB, metric="l2")
+    fresh._core.refresher.grace = 0.0
+    with pytest.raises(IncompleteReadError, match=r"lost their contents.*save"):
+        fresh.count()
 
 
 def test_clear_drop_and_reads_on_a_missing_collection(client: ScintireteClient) -> None:
@@ -482,7 +500,9 @@ class _RecordingClient(ScintireteClient):
         return super()._call_concurrently(calls)
 
 
-def test_a_warm_search_checks_freshness_alongside_the_search(address: str, password: str) -> None:
+def test_a_warm_search_costs_one_counter_check_and_a_foreign_write_one_look_up(
+    address: str, password: str
+) -> None:
     with (
         _RecordingClient(address, password=password) as recording,
         ScintireteClient(address, password=password) as other,
@@ -493,11 +513,17 @@ def test_a_warm_search_checks_freshness_alongside_the_search(address: str, passw
             docs.upsert(records)
             recording.steps = []
             assert docs.search(records[0].vector, k=1)[0].record.id == "r0"
-            assert recording.steps == [["GetCollectionInfo", "Search"]]
+            assert recording.steps == ["GetCollectionInfo", "Search"]
             DocumentCollection(docs.name, other, db=DB, metric="l2").upsert(
                 [Record("r0", "changed", records[0].vector)]
             )
+            recording.steps = []
             hit = docs.search(records[0].vector, k=1)[0]
             assert (hit.record.id, hit.record.text) == ("r0", "changed")  # the other writer is seen at once
+            assert recording.steps == [
+                "GetCollectionInfo",
+                ["Search", "Search"],
+                "Search",
+            ]  # its page, by look-up
         finally:
             docs.drop()

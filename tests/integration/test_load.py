@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,7 @@ from scintirete_integrations import (
     UnavailableError,
 )
 from scintirete_integrations.client import Call
+from scintirete_integrations.documents import IncompleteReadError, maintenance, writes
 from scintirete_integrations.lite import LiteServer
 
 LOAD_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "load.py"
@@ -42,7 +44,7 @@ def load_module() -> ModuleType:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("independent_views", "compact_min_hidden"),
-    [(True, 0), (False, 40)],
+    [(True, 40), (False, 40)],
     ids=["independent-views", "shared-view-compacting"],
 )
 def test_mixed_concurrent_load_keeps_every_acknowledged_operation(
@@ -127,84 +129,90 @@ def unit(*values: float) -> list[float]:
     return list(np.asarray(values, np.float32) / np.linalg.norm(values))
 
 
-def test_a_full_scan_overtaken_by_a_write_does_not_lose_records(client: ScintireteClient) -> None:
-    """A rescan asked for exactly the live count; a write landing before it pushed a record out."""
-    docs = DocumentCollection("scan", client, db=DB, metric="l2")
-    far = Record("far", "farthest from the scan's probe", [-9.0] * DIM)
-    docs.upsert([Record(f"r{i}", "near", unit(1, i + 1, 1, 1)) for i in range(5)] + [far])
-    core = docs._core
-    core._view = None  # as in a fresh process
-    deleting = Stepper(client, core.delete_plan(client, ["far"], None))
-    deleting.run_until("Search")  # it has the counters; the scan is next
-    other_writer = DocumentCollection("scan", client, db=DB, metric="l2")
-    other_writer.upsert([Record("near", "exactly at the scan's probe", [0.5] * DIM)])
-    assert deleting.finish() == 1  # the delete saw "far" and wrote its tombstone
-    assert [r.id for r in DocumentCollection("scan", client, db=DB, metric="l2").scan()] == [
-        *(f"r{i}" for i in range(5)),
-        "near",
-    ]
+def fresh(client: ScintireteClient, name: str) -> DocumentCollection:
+    """Another store object on the collection, as another process would open it."""
+    return DocumentCollection(name, client, db=DB, metric="l2")
 
 
-def test_equal_counters_after_a_concurrent_write_are_not_taken_for_a_current_view(
+def test_a_write_in_flight_is_invisible_until_its_page_lands(client: ScintireteClient) -> None:
+    docs = fresh(client, "inflight")
+    docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
+    writing = Stepper(
+        client, writes.upsert_plan(docs._core, client, [Record("new", "t", unit(1, 2, 3, 4))], None)
+    )
+    writing.run_until("InsertVectors", "inflight.__sci_journal")  # its data vector is stored, its page not
+    reader = fresh(client, "inflight")
+    assert reader.get(["new"]) == []
+    assert [h.record.id for h in reader.search(unit(1, 2, 3, 4), 5)] == ["seed"]  # the hit is not visible yet
+    assert writing.finish() == ["new"]
+    assert [h.record.id for h in reader.search(unit(1, 2, 3, 4), 5)] == ["new", "seed"]
+
+
+def test_a_writer_that_died_before_its_mirror_copies_is_recovered_by_a_reader(
     client: ScintireteClient,
 ) -> None:
-    """A writer counting its own vector into a view that misses another's once made totals match."""
-    docs = DocumentCollection("counts", client, db=DB, metric="l2")
+    docs = fresh(client, "halfway")
     docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
-    core = docs._core
-    writer_a = Stepper(client, core.upsert_plan(client, [Record("a", "t", unit(1, 2, 3, 4))], None))
-    writer_a.run_until("InsertVectors")  # A holds the current view
-    core._view = None
-    assert docs.count() == 1  # a reader rescans: a new view, before A writes
-    writer_b = Stepper(client, core.upsert_plan(client, [Record("b", "t", unit(4, 3, 2, 1))], None))
-    writer_b.run_until("InsertVectors")  # B holds the new view
-    assert writer_a.finish() == ["a"]  # acknowledged (A counted it into its own, older view)
-    deleting = Stepper(client, core.delete_plan(client, ["a"], None))
-    counters = deleting.call()  # the reader's GetCollectionInfo: "seed" and "a"
-    assert writer_b.finish() == ["b"]  # B counts "b" into the new view: the same total
-    deleting.deliver(counters)
-    assert deleting.finish() == 1  # "a" was found and deleted
-    assert [r.id for r in DocumentCollection("counts", client, db=DB, metric="l2").scan()] == ["seed", "b"]
+    writing = Stepper(
+        client, writes.upsert_plan(docs._core, client, [Record("late", "t", unit(1, 2, 3, 4))], None)
+    )
+    writing.run_until("InsertVectors", "halfway.__sci_pages")  # journal page stored, then the writer dies
+    patient = fresh(client, "halfway")
+    assert patient.count() == 1  # page 2 is pending: perhaps still being written
+    patient._core.refresher.grace = 0.0  # ... and now it has been pending too long
+    assert sorted(r.id for r in patient.scan()) == ["late", "seed"]  # found in the journal itself
+    assert sorted(r.id for r in fresh(client, "halfway").scan()) == ["late", "seed"]  # its copies now exist
 
 
-def test_a_write_during_a_compaction_is_refused_not_lost(client: ScintireteClient) -> None:
-    """A compaction rebuilds the collection; a write that landed meanwhile was once dropped with it."""
+def test_a_page_that_no_search_finds_fails_the_read(client: ScintireteClient) -> None:
+    docs = fresh(client, "lost")
+    docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
+    client.drop_collection(DB, "lost.__sci_pages")  # every copy unreachable ...
+    client.insert_vectors(DB, "lost.__sci_journal", [[0.0] * 8])  # ... and a journal page without contents
+    reader = fresh(client, "lost")
+    reader._core.refresher.grace = 0.0
+    with pytest.raises(IncompleteReadError, match="journal pages"):
+        reader.scan()
+
+
+def test_a_write_into_the_old_generation_during_a_compaction_is_kept_and_found(
+    client: ScintireteClient,
+) -> None:
     docs = DocumentCollection("compacting", client, db=DB, metric="l2", auto_compact=False)
     docs.upsert([Record(f"r{i}", "v1", unit(1, i + 1, 2, 3)) for i in range(4)])
-    docs.upsert([Record(f"r{i}", "v2", unit(3, 2, i + 1, 1)) for i in range(4)])  # 4 hidden versions
-    compaction = Stepper(client, docs._core.compact_plan(client, None))
-    compaction.run_until("DropCollection", "compacting")  # committed; about to replace the collection
-    late = Record("late", "written while compacting", unit(1, 1, 1, 1))
-    with pytest.raises(UnavailableError, match="being compacted; try again"):
-        docs.upsert([late])
-    with pytest.raises(UnavailableError, match="being compacted"):
-        docs.search(unit(1, 1, 1, 1), 2)
-    assert compaction.finish() is True
-    assert docs.upsert([late]) == ["late"]
-    assert sorted(r.id for r in DocumentCollection("compacting", client, db=DB, metric="l2").scan()) == [
-        "late", "r0", "r1", "r2", "r3",
-    ]  # fmt: skip
-    assert client.get_collection_info(DB, "compacting").total_inserted == 5  # rebuilt: no hidden versions
+    docs.upsert([Record(f"r{i}", "v2", unit(3, 2, i + 1, 1)) for i in range(4)])  # 4 old versions
+    compaction = Stepper(client, maintenance.compact_plan(docs._core, client, None))
+    compaction.run_until("InsertVectors", "compacting.__sci_journal")  # copied; the switch page is next
+    other = DocumentCollection("compacting", client, db=DB, metric="l2", auto_compact=False)
+    assert other.upsert([Record("late", "written while compacting", unit(1, 1, 1, 1))]) == ["late"]
+    assert compaction.finish() is True  # switched, and the old generation dropped
+    reader = fresh(client, "compacting")
+    assert sorted(r.id for r in reader.scan()) == ["late", "r0", "r1", "r2", "r3"]
+    assert reader.search(unit(1, 1, 1, 1), 1)[0].record.id == "late"  # its vector now only in the journal
+    assert reader._core.view.strays == {"late"}
+    reader._core.compact_min_hidden = 0
+    assert reader.compact() is True
+    assert fresh(client, "compacting")._core.view.strays == set()  # the next rebuild copied it
+    assert reader.search(unit(1, 1, 1, 1), 1)[0].record.id == "late"
 
 
-def test_compaction_waits_for_writes_in_flight_and_never_fails_the_write_that_asked(
-    client: ScintireteClient, caplog: pytest.LogCaptureFixture
+def test_a_held_lock_or_a_failing_compaction_never_fails_a_write(
+    client: ScintireteClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     docs = DocumentCollection("busy", client, db=DB, metric="l2", compact_min_hidden=1)
     docs.upsert([Record("a", "v1", unit(1, 2, 3, 4))])
-    writing = Stepper(client, docs._core.upsert_plan(client, [Record("b", "t", unit(4, 3, 2, 1))], None))
-    writing.run_until("InsertVectors")
-    stored = writing.call()  # b is stored; its plan has not seen the response yet
-    assert docs.compact() is False  # not while another write of this process is in flight
-    writing.deliver(stored)
-    assert writing.finish() == ["b"]
+    client.create_collection(DB, "busy.__sci_lock", "l2")  # another process is compacting
+    client.insert_vectors(DB, "busy.__sci_lock", [[0.0] * 8], [{"taken": time.time()}])
+    assert docs.compact() is False
+    client.drop_collection(DB, "busy.__sci_lock")
 
-    def broken(client: Any, timeout: Any) -> Any:
+    def broken(*args: Any) -> Any:
         yield from ()
-        raise UnavailableError("the staging collection went away")
+        raise UnavailableError("the new generation went away")
 
-    docs._core._compact_plan = broken  # type: ignore[method-assign]
-    for version in range(2, 5):  # the last one leaves more hidden versions than records: compaction
+    monkeypatch.setattr(maintenance, "_rebuild_plan", broken)
+    for version in range(2, 5):  # old versions soon outnumber records: compaction is attempted
         assert docs.upsert([Record("a", f"v{version}", unit(version, 2, 3, 4))]) == ["a"]
     assert "automatic compaction of collection 'busy' was abandoned" in caplog.text
     assert [r.text for r in docs.get(["a"])] == ["v4"]
+    assert "busy.__sci_lock" not in {c.name for c in client.list_collections(DB)}  # released after failing

@@ -1,0 +1,327 @@
+"""The two facades over one document collection: :class:`DocumentCollection` and its asyncio twin.
+
+Both only drive the plans of :mod:`.core`, :mod:`.writes`, :mod:`.search` and
+:mod:`.maintenance`; they differ by ``await`` alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
+from ..filters import Filter
+from ..models import HnswConfig, Metric
+from . import maintenance, search, writes
+from .connect import resolve_clients
+from .core import CollectionCore
+from .records import Record, ScoredRecord
+
+__all__ = ["AsyncDocumentCollection", "DocumentCollection"]
+
+
+class _Facade:
+    def __init__(
+        self,
+        name: str,
+        client: Any,
+        *,
+        db: str = "default",
+        metric: Metric | str = Metric.COSINE,
+        m: int | None = None,
+        ef_construction: int | None = None,
+        auto_compact: bool = True,
+        compact_min_hidden: int = 1000,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
+        core: CollectionCore | None = None,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self._core = core or CollectionCore(
+            name,
+            db=db,
+            metric=metric,
+            hnsw=HnswConfig(m or 0, ef_construction or 0),
+            auto_compact=auto_compact,
+            compact_min_hidden=compact_min_hidden,
+        )
+
+    @property
+    def name(self) -> str:
+        """The Scintirete collection name."""
+        return self._core.name
+
+    @property
+    def db(self) -> str:
+        """The Scintirete database name."""
+        return self._core.db
+
+    @property
+    def metric(self) -> Metric:
+        """The collection's distance metric."""
+        return self._core.metric
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, db={self.db!r}, metric={self.metric.value!r})"
+
+
+class DocumentCollection(_Facade):
+    """Documents with string ids in one Scintirete collection (blocking calls).
+
+    ::
+
+        docs = DocumentCollection("notes", ScintireteClient("localhost:9090", password="pw"))
+        docs.upsert([Record("n1", "hello", [0.1, 0.2], {"lang": "en"})])
+        docs.search([0.1, 0.2], k=1, filter={"lang": "en"})[0].record.id  # 'n1'
+    """
+
+    client: ScintireteClient
+
+    @classmethod
+    def connect(
+        cls,
+        name: str,
+        *,
+        address: str | None = None,
+        password: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> DocumentCollection:
+        """Open ``name`` on a server (or the embedded Lite server when no address is given)."""
+        client, _ = resolve_clients(address=address, password=password, data_dir=data_dir)
+        return cls(name, client, **options)
+
+    def async_twin(self, client: AsyncScintireteClient) -> AsyncDocumentCollection:
+        """An async facade over the same collection sharing this one's view (no second cache)."""
+        return AsyncDocumentCollection(self.name, client, timeout=self.timeout, core=self._core)
+
+    def ensure(self, dimension: int | None = None) -> None:
+        """Create the collection (and database) unless it exists; check ``dimension`` against it."""
+        self.client._run(self._core.ensure_plan(self.client, dimension, self.timeout))
+
+    def drop(self) -> bool:
+        """Drop the collection; False when it did not exist."""
+        return self.client._run(self._core.drop_plan(self.client, self.timeout))
+
+    def clear(self) -> None:
+        """Remove every record, keeping the (empty) collection."""
+        self.client._run(self._core.clear_plan(self.client, self.timeout))
+
+    def count(self) -> int:
+        """How many records are visible."""
+        return self.client._run(self._core.count_plan(self.client, self.timeout))
+
+    def upsert(self, records: Iterable[Record]) -> list[str]:
+        """Insert or replace records by id; unchanged records write nothing. Returns the ids."""
+        return self.client._run(writes.upsert_plan(self._core, self.client, records, self.timeout))
+
+    def upsert_texts(
+        self, records: Iterable[Record], *, model: str | None = None, batch_size: int = 64
+    ) -> list[str]:
+        """Upsert records embedded by the server's embedding model (EmbedText)."""
+        return self.client._run(
+            writes.upsert_texts_plan(self._core, self.client, records, model, batch_size, self.timeout)
+        )
+
+    def get(self, ids: Iterable[str]) -> list[Record]:
+        """Records for ``ids`` that exist, in the order asked."""
+        return self.client._run(self._core.get_plan(self.client, ids, self.timeout))
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete records by id; returns how many existed. Unknown ids are ignored."""
+        return self.client._run(writes.delete_plan(self._core, self.client, ids, self.timeout))
+
+    def delete_where(self, filter: Filter) -> int:
+        """Delete every record whose metadata passes ``filter``; returns how many."""
+        return self.client._run(writes.delete_where_plan(self._core, self.client, filter, None, self.timeout))
+
+    def delete_group(self, group: str) -> int:
+        """Delete every record of ``group`` (e.g. all chunks of one source document)."""
+        return self.client._run(writes.delete_where_plan(self._core, self.client, None, group, self.timeout))
+
+    def scan(
+        self, filter: Filter | None = None, *, group: str | None = None, limit: int | None = None
+    ) -> list[Record]:
+        """Every record passing ``filter`` (and in ``group``), oldest write first."""
+        return self.client._run(self._core.scan_plan(self.client, filter, group, limit, self.timeout))
+
+    def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+        include_vector: bool = False,
+        ef_search: int | None = None,
+    ) -> list[ScoredRecord]:
+        """The ``k`` nearest records passing ``filter`` (and among ``ids``), closest first."""
+        return self.client._run(
+            search.search_plan(
+                self._core, self.client, vector, k, filter, ids, include_vector, ef_search, self.timeout
+            )
+        )
+
+    def search_text(
+        self, text: str, k: int = 4, *, filter: Filter | None = None, model: str | None = None
+    ) -> list[ScoredRecord]:
+        """Search with the server's embedding of ``text``."""
+        return self.client._run(
+            search.search_text_plan(self._core, self.client, text, k, filter, model, self.timeout)
+        )
+
+    def mmr(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[ScoredRecord]:
+        """Diverse results: maximal marginal relevance over the ``fetch_k`` nearest matches (among ``ids``)."""
+        return self.client._run(
+            search.mmr_plan(
+                self._core, self.client, vector, k, fetch_k, lambda_mult, filter, self.timeout, ids
+            )
+        )
+
+    def compact(self) -> bool:
+        """Rebuild the collection without hidden versions; False if another writer interfered."""
+        return self.client._run(maintenance.compact_plan(self._core, self.client, self.timeout))
+
+    def save(self) -> None:
+        """Ask the server for a snapshot. On a real server, metadata survives a restart only through one."""
+        self.client.save(timeout=self.timeout)
+
+
+class AsyncDocumentCollection(_Facade):
+    """The asyncio twin of :class:`DocumentCollection`: same methods, awaited."""
+
+    client: AsyncScintireteClient
+
+    @classmethod
+    def connect(
+        cls,
+        name: str,
+        *,
+        address: str | None = None,
+        password: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> AsyncDocumentCollection:
+        """Open ``name`` on a server (or the embedded Lite server when no address is given)."""
+        _, client = resolve_clients(address=address, password=password, data_dir=data_dir)
+        return cls(name, client, **options)
+
+    def sync_twin(self, client: ScintireteClient) -> DocumentCollection:
+        """A blocking facade over the same collection sharing this one's view."""
+        return DocumentCollection(self.name, client, timeout=self.timeout, core=self._core)
+
+    async def ensure(self, dimension: int | None = None) -> None:
+        """Create the collection (and database) unless it exists; check ``dimension`` against it."""
+        await self.client._run(self._core.ensure_plan(self.client, dimension, self.timeout))
+
+    async def drop(self) -> bool:
+        """Drop the collection; False when it did not exist."""
+        return await self.client._run(self._core.drop_plan(self.client, self.timeout))
+
+    async def clear(self) -> None:
+        """Remove every record, keeping the (empty) collection."""
+        await self.client._run(self._core.clear_plan(self.client, self.timeout))
+
+    async def count(self) -> int:
+        """How many records are visible."""
+        return await self.client._run(self._core.count_plan(self.client, self.timeout))
+
+    async def upsert(self, records: Iterable[Record]) -> list[str]:
+        """Insert or replace records by id; unchanged records write nothing. Returns the ids."""
+        return await self.client._run(writes.upsert_plan(self._core, self.client, records, self.timeout))
+
+    async def upsert_texts(
+        self, records: Iterable[Record], *, model: str | None = None, batch_size: int = 64
+    ) -> list[str]:
+        """Upsert records embedded by the server's embedding model (EmbedText)."""
+        return await self.client._run(
+            writes.upsert_texts_plan(self._core, self.client, records, model, batch_size, self.timeout)
+        )
+
+    async def get(self, ids: Iterable[str]) -> list[Record]:
+        """Records for ``ids`` that exist, in the order asked."""
+        return await self.client._run(self._core.get_plan(self.client, ids, self.timeout))
+
+    async def delete(self, ids: Iterable[str]) -> int:
+        """Delete records by id; returns how many existed. Unknown ids are ignored."""
+        return await self.client._run(writes.delete_plan(self._core, self.client, ids, self.timeout))
+
+    async def delete_where(self, filter: Filter) -> int:
+        """Delete every record whose metadata passes ``filter``; returns how many."""
+        return await self.client._run(
+            writes.delete_where_plan(self._core, self.client, filter, None, self.timeout)
+        )
+
+    async def delete_group(self, group: str) -> int:
+        """Delete every record of ``group`` (e.g. all chunks of one source document)."""
+        return await self.client._run(
+            writes.delete_where_plan(self._core, self.client, None, group, self.timeout)
+        )
+
+    async def scan(
+        self, filter: Filter | None = None, *, group: str | None = None, limit: int | None = None
+    ) -> list[Record]:
+        """Every record passing ``filter`` (and in ``group``), oldest write first."""
+        return await self.client._run(self._core.scan_plan(self.client, filter, group, limit, self.timeout))
+
+    async def search(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+        include_vector: bool = False,
+        ef_search: int | None = None,
+    ) -> list[ScoredRecord]:
+        """The ``k`` nearest records passing ``filter`` (and among ``ids``), closest first."""
+        return await self.client._run(
+            search.search_plan(
+                self._core, self.client, vector, k, filter, ids, include_vector, ef_search, self.timeout
+            )
+        )
+
+    async def search_text(
+        self, text: str, k: int = 4, *, filter: Filter | None = None, model: str | None = None
+    ) -> list[ScoredRecord]:
+        """Search with the server's embedding of ``text``."""
+        return await self.client._run(
+            search.search_text_plan(self._core, self.client, text, k, filter, model, self.timeout)
+        )
+
+    async def mmr(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[ScoredRecord]:
+        """Diverse results: maximal marginal relevance over the ``fetch_k`` nearest matches (among ``ids``)."""
+        return await self.client._run(
+            search.mmr_plan(
+                self._core, self.client, vector, k, fetch_k, lambda_mult, filter, self.timeout, ids
+            )
+        )
+
+    async def compact(self) -> bool:
+        """Rebuild the collection without hidden versions; False if another writer interfered."""
+        return await self.client._run(maintenance.compact_plan(self._core, self.client, self.timeout))
+
+    async def save(self) -> None:
+        """Ask the server for a snapshot. On a real server, metadata survives a restart only through one."""
+        await self.client.save(timeout=self.timeout)

@@ -1,0 +1,82 @@
+"""Connection arguments -> clients, and the process-wide embedded Lite servers."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import weakref
+from typing import Any
+
+from ..client import AsyncScintireteClient, ScintireteClient
+from ..errors import InvalidArgumentError
+
+_embedded_servers: dict[str | None, Any] = {}
+_embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
+_embedded_lock = threading.Lock()
+
+
+def _embedded_server(data_dir: str | os.PathLike[str] | None) -> Any:
+    """The process-wide Lite server for ``data_dir`` (None: in memory), started on first use."""
+    from ..lite import LiteServer
+
+    key = os.path.abspath(os.fspath(data_dir)) if data_dir is not None else None
+    with _embedded_lock:
+        server = _embedded_servers.get(key)
+        if server is None:
+            server = LiteServer(data_dir=key)
+            server.start()
+            if not _embedded_servers:
+                atexit.register(_stop_embedded_servers)
+            _embedded_servers[key] = server
+        return server
+
+
+def _stop_embedded_servers() -> None:
+    with _embedded_lock:
+        for client in _embedded_clients:  # close channels first: a server leaving under them is noisy
+            client.close()
+        _embedded_clients.clear()
+        for server in _embedded_servers.values():
+            server.stop()
+        _embedded_servers.clear()
+
+
+def resolve_clients(
+    *,
+    address: str | None = None,
+    password: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    client: ScintireteClient | None = None,
+    async_client: AsyncScintireteClient | None = None,
+    **client_options: Any,
+) -> tuple[ScintireteClient, AsyncScintireteClient]:
+    """The one place that turns connection arguments into a sync and an async client.
+
+    Precedence: given clients (the missing twin is built from the other's settings);
+    then ``address``/``password``; then ``$SCINTIRETE_ADDRESS``/``$SCINTIRETE_PASSWORD``; and
+    with none of those, an embedded Scintirete Lite server, in memory or persisted at
+    ``data_dir``, shared by every store of this process that names the same ``data_dir``.
+    """
+    if client is not None or async_client is not None:
+        if data_dir is not None or address is not None:
+            raise InvalidArgumentError("pass either client/async_client or address/data_dir, not both")
+        if client is None:
+            client = ScintireteClient(**async_client._settings())  # type: ignore[union-attr]
+        if async_client is None:
+            async_client = AsyncScintireteClient(**client._settings())
+        return client, async_client
+    if address is None and data_dir is None and os.environ.get("SCINTIRETE_ADDRESS"):
+        address = os.environ["SCINTIRETE_ADDRESS"]
+        password = password or os.environ.get("SCINTIRETE_PASSWORD")
+    if address is not None and data_dir is not None:
+        raise InvalidArgumentError("data_dir is for the embedded Lite server; do not combine it with address")
+    embedded = address is None
+    if embedded:
+        server = _embedded_server(data_dir)
+        address, password = server.address, server.password
+    settings = {"address": address, "password": password, **client_options}
+    sync_client = ScintireteClient(**settings)
+    if embedded:
+        _embedded_clients.add(sync_client)
+    return sync_client, AsyncScintireteClient(**settings)

@@ -1,0 +1,236 @@
+"""The state one document collection shares between its sync and async facades, and its read plans."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgumentError, NotFoundError
+from ..filters import Filter
+from ..filters import compile as compile_filter
+from ..models import HnswConfig, Metric
+from .journal import RESERVED_INFIX, Names, Refresher, View, ensure_books_plan
+from .records import Record, check_ids
+
+if TYPE_CHECKING:
+    from ..client import Plan, Timeout, _BaseClient
+
+_SAMPLE = 1024  # records looked at to tell a common filter from a rare one
+
+
+class CollectionCore:
+    """Names, settings, the view and its lock: everything but I/O, written once for both facades."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        db: str,
+        metric: Metric | str,
+        hnsw: HnswConfig,
+        auto_compact: bool,
+        compact_min_hidden: int,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"collection name must be a non-empty string, got {name!r}")
+        if RESERVED_INFIX in name:
+            raise InvalidArgumentError(
+                f"collection names containing {RESERVED_INFIX!r} are reserved for the layer's own collections"
+            )
+        self.names = Names(db, name)
+        self.metric = Metric.parse(metric)
+        self.hnsw = hnsw
+        self.auto_compact = auto_compact
+        self.compact_min_hidden = compact_min_hidden
+        self.lock = threading.Lock()
+        self.refresher = Refresher(self.names, self.lock)
+        self.view = View(gen=name)
+        self._metric_checked = False
+        self._writer = secrets.token_hex(4)  # tokens are <writer><counter>: unique without coordination
+        self._counter = itertools.count(1)
+        self.compacting = False
+
+    @property
+    def name(self) -> str:
+        return self.names.name
+
+    @property
+    def db(self) -> str:
+        return self.names.db
+
+    def new_token(self) -> str:
+        return f"{self._writer}{next(self._counter):x}"
+
+    # -- lifecycle
+
+    def ensure_plan(self, client: _BaseClient, dimension: int | None, timeout: Timeout) -> Plan[None]:
+        """Create the data collection and the bookkeeping collections unless they exist."""
+        info = yield from client._ensure_collection_plan(
+            self.db,
+            self.view.gen,
+            self.metric,
+            self.hnsw.m or None,
+            self.hnsw.ef_construction or None,
+            timeout,
+        )
+        yield from ensure_books_plan(client, self.names, timeout)
+        known = self.view.dimension or info.dimension
+        if dimension is not None and known and known != dimension:
+            raise InvalidArgumentError(
+                f"collection {self.name!r} holds {known}-dimensional vectors, but these have dimension {dimension}"
+            )
+
+    def drop_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
+        """Drop the journal first (then the collection no longer exists for any reader), then the rest."""
+        with self.lock:
+            self.view = View(gen=self.name)
+            self._metric_checked = False
+        existed = True
+        try:
+            yield from client._drop_collection_plan(self.db, self.names.journal, timeout)
+        except NotFoundError:
+            existed = False
+        try:
+            collections = yield from client._list_collections_plan(self.db, timeout)
+        except NotFoundError:
+            return False
+        for info in collections:
+            if info.name.startswith(self.name + RESERVED_INFIX) or info.name == self.name:
+                with contextlib.suppress(NotFoundError):
+                    yield from client._drop_collection_plan(self.db, info.name, timeout)
+        return existed
+
+    def clear_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+        yield from self.drop_plan(client, timeout)
+        yield from self.ensure_plan(client, None, timeout)
+
+    # -- the view
+
+    def view_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[View]:
+        """The view, brought up to date; NotFoundError when the collection does not exist."""
+        try:
+            view = yield from self.refresher.refresh_plan(client, self.view, timeout)
+        except NotFoundError:
+            with self.lock:
+                if self.view.applied_upto or self.view.applied_above:
+                    self.view = View(gen=self.name)  # dropped by someone: start again
+            yield from self._refuse_foreign_plan(client, timeout)
+            raise
+        if not self._metric_checked:
+            yield from self._check_metric_plan(client, view, timeout)
+        return view
+
+    def _refuse_foreign_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+        """A collection of this name with vectors but no journal was not written by this layer."""
+        try:
+            info = yield from client._get_collection_info_plan(self.db, self.name, timeout)
+        except NotFoundError:
+            return
+        if info.vector_count:
+            raise InvalidArgumentError(
+                f"collection {self.name!r} in database {self.db!r} holds {info.vector_count} vectors but no "
+                f"journal ({self.names.journal!r}): it was not written by this document layer (or by "
+                "version 0.1). Read it with ScintireteClient, or store documents under another name"
+            )
+
+    def _check_metric_plan(self, client: _BaseClient, view: View, timeout: Timeout) -> Plan[None]:
+        try:
+            info = yield from client._get_collection_info_plan(self.db, view.gen, timeout)
+        except NotFoundError:
+            return  # replaced by a rebuild meanwhile: checked next time
+        if info.metric is not None and info.metric is not self.metric:
+            raise InvalidArgumentError(
+                f"collection {self.name!r} in database {self.db!r} uses metric {info.metric.value!r}, "
+                f"but this store was opened with {self.metric.value!r}; pass metric={info.metric.value!r}"
+            )
+        self._metric_checked = True
+
+    def check_dimension(self, view: View, dimension: int, what: str) -> None:
+        if view.dimension and view.dimension != dimension:
+            raise InvalidArgumentError(
+                f"{what} has dimension {dimension}, but collection {self.name!r} holds "
+                f"{view.dimension}-dimensional vectors"
+            )
+
+    def matching_ids(
+        self,
+        view: View,
+        where: Filter | None,
+        group: str | None,
+        allowed: set[str] | None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Ids of visible records passing the filter, in write order (the caller holds no lock)."""
+        predicate = compile_filter(where)
+        key = None if where is None and group is None and allowed is None else _filter_key(where, group)
+        with self.lock:
+            if allowed is not None:
+                return [
+                    sid
+                    for sid in allowed
+                    if sid in view.records and _passes(view.records[sid], predicate, group)
+                ]
+            if key is None:
+                return list(itertools.islice(view.records, limit))
+            cached = view.match_cache.get(key)
+            if cached is None:
+                cached = [sid for sid, rec in view.records.items() if _passes(rec, predicate, group)]
+                view.match_cache[key] = cached
+            return cached[:limit] if limit is not None else list(cached)
+
+    def estimate_matching(self, view: View, where: Filter | None) -> float:
+        """The fraction of visible records passing ``where``, from a sample (exact for small views)."""
+        predicate = compile_filter(where)
+        with self.lock:
+            sample = list(itertools.islice(view.records.values(), _SAMPLE))
+        if not sample:
+            return 0.0
+        return sum(1 for record in sample if predicate(record.metadata)) / len(sample)
+
+    # -- reads
+
+    def get_plan(self, client: _BaseClient, ids: Iterable[str], timeout: Timeout) -> Plan[list[Record]]:
+        wanted = check_ids(ids)
+        try:
+            view = yield from self.view_plan(client, timeout)
+        except NotFoundError:
+            return []
+        with self.lock:
+            return [view.records[sid] for sid in wanted if sid in view.records]
+
+    def scan_plan(
+        self,
+        client: _BaseClient,
+        where: Filter | None,
+        group: str | None,
+        limit: int | None,
+        timeout: Timeout,
+    ) -> Plan[list[Record]]:
+        compile_filter(where)
+        try:
+            view = yield from self.view_plan(client, timeout)
+        except NotFoundError:
+            return []
+        sids = self.matching_ids(view, where, group, None, limit)
+        with self.lock:
+            return [view.records[sid] for sid in sids if sid in view.records]
+
+    def count_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[int]:
+        try:
+            view = yield from self.view_plan(client, timeout)
+        except NotFoundError:
+            return 0
+        return len(view.records)
+
+
+def _passes(record: Record, predicate: Callable[[Mapping[str, Any]], bool], group: str | None) -> bool:
+    return (group is None or record.group == group) and predicate(record.metadata)
+
+
+def _filter_key(where: Filter | None, group: str | None) -> str:
+    return json.dumps([where, group], sort_keys=True, default=repr)

@@ -1,0 +1,378 @@
+"""The journal: how the layer knows exactly which records exist, proven complete by the server's counters.
+
+Every write of the layer is a *page* (see :mod:`.records`) inserted into the journal
+collection ``<name>.__sci_journal``. The server numbers the journal's vectors 1, 2, 3, ...
+and never reuses a number, so ``vector_count + deleted_count`` of the journal tells a reader
+exactly which pages exist: a read is complete when every one of them has been applied.
+
+Search is v1's only read, and a vector can be lost to search, so a page is kept twice more in
+the *mirror* ``<name>.__sci_pages``, at vectors that are a pure function of its journal number
+(:func:`mirror_vector`). A reader finds page ``n`` with one nearest-neighbour search for
+``mirror_vector(n, copy)``: no enumeration, no reachability of the whole collection needed.
+Bookkeeping vectors are random points of a small space (8-d, L2, m=32): the kind of data an
+HNSW graph reaches best. A writer checks that its copies can be found and adds more when not.
+
+A page number that no copy answers for is *pending*: a write still in flight (its writer
+inserts the journal vector first, then the mirror copies), or one whose writer died between the
+two. After :data:`PENDING_GRACE` seconds a reader scans the journal itself for it and, when it
+is there, writes the missing copies; when it is nowhere, the read raises
+:class:`IncompleteReadError` rather than answer from a view it cannot prove complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..client import Call, Plan, Timeout
+from ..errors import NotFoundError, ScintireteError
+from ..models import Metric
+from .records import PAGE_KEY, SEQ_KEY, Entry, Page, Record, decode_page, struct_bytes
+
+if TYPE_CHECKING:
+    from ..client import _BaseClient
+
+__all__ = ["IncompleteReadError", "View", "mirror_vector"]
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".__sci_journal"
+MIRROR_SUFFIX = ".__sci_pages"
+RESERVED_INFIX = ".__sci_"
+BOOK_DIMENSION = 8
+BOOK_M = 32
+BOOK_EF_CONSTRUCTION = 200
+MIRROR_COPIES = 2  # written with every page
+MAX_COPIES = 4  # a writer adds copies up to this many when a search cannot find one
+PENDING_GRACE = 15.0  # seconds a page may stay unreadable before a reader looks harder, then fails
+PROBE_BATCH = 64  # mirror look-ups sent at once
+_PROBE_EF = 64
+_FRESH_SCAN_MIN = 8  # a new view reads the journal in one search when this many pages or more exist
+
+
+class IncompleteReadError(ScintireteError):
+    """The layer cannot prove it has read every write of the collection, so it refuses to answer.
+
+    Raised when a journal page stays unreadable (no copy is found by search, and the journal
+    itself does not return it) for longer than a write takes, or lost its contents in a server
+    restart without a snapshot.
+    """
+
+
+def mirror_vector(seq: int, copy: int) -> np.ndarray:
+    """Where copy ``copy`` of journal page ``seq`` lives in the mirror: a fixed pseudo-random point."""
+    rng = np.random.default_rng([seq, copy, 0x5C1])
+    return rng.standard_normal(BOOK_DIMENSION).astype(np.float32)
+
+
+def _journal_vector() -> np.ndarray:
+    return np.random.default_rng().standard_normal((1, BOOK_DIMENSION)).astype(np.float32)
+
+
+@dataclass
+class View:
+    """What a store knows of its collection: every applied page folded into the visible records.
+
+    Mutated only with the owning core's lock held; every field is derived from pages alone, so
+    two stores that applied the same pages hold equal views.
+    """
+
+    gen: str  # the data collection searches go to
+    dimension: int = 0
+    switch_seq: int = 0  # the page that made ``gen`` current (0: the base collection)
+    switch_upto: int = 0  # every record written up to this page has a copy in ``gen``
+    switches: int = 0  # rebuilds applied
+    records: dict[str, Record] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # string id -> token of its visible version
+    by_token: dict[str, str] = field(default_factory=dict)
+    homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
+    strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
+    versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
+    data_vectors: dict[str, int] = field(default_factory=dict)  # data collection -> vectors written
+    applied_upto: int = 0  # every page up to here is applied
+    applied_above: set[int] = field(default_factory=set)
+    pending: dict[int, float] = field(default_factory=dict)  # page -> when first found missing
+    match_cache: dict[str, list[str]] = field(default_factory=dict)  # filter -> matching ids, until a write
+
+    def missing(self, total: int) -> list[int]:
+        """Pages 1..``total`` not applied yet, oldest first."""
+        start = self.applied_upto + 1
+        return [seq for seq in range(start, total + 1) if seq not in self.applied_above]
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending
+
+    def apply(self, seq: int, page: Page) -> None:
+        """Fold page ``seq`` in; pages may come in any order, and twice (the second time is a no-op)."""
+        if seq <= self.applied_upto or seq in self.applied_above:
+            return
+        self.applied_above.add(seq)
+        while self.applied_upto + 1 in self.applied_above:
+            self.applied_upto += 1
+            self.applied_above.discard(self.applied_upto)
+        self.pending.pop(seq, None)
+        self.match_cache.clear()
+        if page.switch_to is not None and seq > self.switch_seq:
+            self.switch_seq, self.gen, self.switch_upto = seq, page.switch_to, page.switch_upto
+            self.switches += 1
+            for sid in self.records:
+                if self.versions[sid] <= self.switch_upto:
+                    self.homes[sid] = self.gen
+            self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
+            self.data_vectors[self.gen] = self.data_vectors.get(self.gen, 0) + len(self.records)
+        for entry in page.upserts:
+            if self.versions.get(entry.id, 0) > seq:
+                continue  # a newer write of this id was applied first
+            self._forget(entry.id)
+            self.versions[entry.id] = seq
+            self._adopt(seq, entry)
+        for sid in page.deletes:
+            if self.versions.get(sid, 0) > seq:
+                continue
+            self._forget(sid)
+            self.versions[sid] = seq
+
+    def _adopt(self, seq: int, entry: Entry) -> None:
+        sid = entry.id
+        self.records[sid] = entry.record()
+        self.vectors[sid] = entry.vector
+        self.fingerprints[sid] = entry.fingerprint
+        self.tokens[sid] = entry.token
+        self.by_token[entry.token] = sid
+        home = self.gen if seq <= self.switch_upto else entry.home
+        self.homes[sid] = home
+        if home != self.gen:
+            self.strays.add(sid)
+        self.data_vectors[entry.home] = self.data_vectors.get(entry.home, 0) + 1
+        self.dimension = self.dimension or int(entry.vector.shape[0])
+
+    def _forget(self, sid: str) -> None:
+        if sid not in self.records:
+            return
+        del self.records[sid], self.vectors[sid], self.fingerprints[sid], self.homes[sid]
+        self.by_token.pop(self.tokens.pop(sid), None)
+        self.strays.discard(sid)
+
+
+@dataclass
+class Names:
+    """The collections behind one document collection."""
+
+    db: str
+    name: str
+
+    @property
+    def journal(self) -> str:
+        return self.name + JOURNAL_SUFFIX
+
+    @property
+    def mirror(self) -> str:
+        return self.name + MIRROR_SUFFIX
+
+    def is_generation(self, collection: str) -> bool:
+        return collection == self.name or collection.startswith(self.name + RESERVED_INFIX + "g")
+
+
+# -- reading pages -----------------------------------------------------------------------------------
+
+
+def _page_of(item: object) -> Page | None:
+    fields = item.metadata.fields  # type: ignore[attr-defined]
+    if PAGE_KEY not in fields:
+        return None
+    try:
+        return decode_page(fields[PAGE_KEY].string_value)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def scan_journal_plan(
+    client: _BaseClient, names: Names, total: int, timeout: Timeout
+) -> Plan[tuple[dict[int, tuple[Page, str]], set[int]]]:
+    """Every journal page one search reaches (most, usually all) with its text, and the blank ones."""
+    size = min(total + 16, 2**31 - 1)
+    request = client._search_request(
+        names.db, names.journal, np.zeros(BOOK_DIMENSION, np.float32), size, size, False
+    )
+    response = yield Call("Search", request, timeout)
+    pages: dict[int, tuple[Page, str]] = {}
+    blank: set[int] = set()
+    for item in response.results:
+        page = _page_of(item)
+        if page is None:
+            blank.add(int(item.id))
+        else:
+            pages[int(item.id)] = (page, item.metadata.fields[PAGE_KEY].string_value)
+    return pages, blank
+
+
+def _probe_calls(
+    client: _BaseClient, names: Names, seqs: Iterable[int], copies: range, timeout: Timeout
+) -> list[Call]:
+    return [
+        Call(
+            "Search",
+            client._search_request(names.db, names.mirror, mirror_vector(seq, copy), 2, _PROBE_EF, False),
+            timeout,
+        )
+        for seq in seqs
+        for copy in copies
+    ]
+
+
+def probe_mirror_plan(
+    client: _BaseClient, names: Names, seqs: list[int], timeout: Timeout, copies: range = range(MIRROR_COPIES)
+) -> Plan[dict[int, Page]]:
+    """Pages ``seqs`` looked up in the mirror by their fixed vectors: one small search per copy."""
+    found: dict[int, Page] = {}
+    for start in range(0, len(seqs), PROBE_BATCH):
+        chunk = seqs[start : start + PROBE_BATCH]
+        answers = yield _probe_calls(client, names, chunk, copies, timeout)
+        for answer in answers:
+            if isinstance(answer, NotFoundError):
+                continue  # no mirror yet: every page is still in flight
+            if isinstance(answer, Exception):
+                raise answer
+            for item in answer.results:
+                seq_field = item.metadata.fields.get(SEQ_KEY)
+                if seq_field is None or item.distance > 1e-6:
+                    continue
+                seq = int(seq_field.string_value or 0)
+                page = _page_of(item)
+                if seq in chunk and page is not None:
+                    found.setdefault(seq, page)
+    if copies.stop < MAX_COPIES:
+        rest = [seq for seq in seqs if seq not in found]
+        if rest:  # copies a writer added because the first ones could not be found
+            found |= yield from probe_mirror_plan(
+                client, names, rest, timeout, range(copies.stop, MAX_COPIES)
+            )
+    return found
+
+
+# -- writing pages -----------------------------------------------------------------------------------
+
+
+def write_page_plan(client: _BaseClient, names: Names, text: str, timeout: Timeout) -> Plan[int]:
+    """Insert one page: journal first (that numbers it), then its mirror copies. Returns its number."""
+    ids = yield from client._insert_vectors_plan(
+        names.db, names.journal, _journal_vector(), [struct_bytes({PAGE_KEY: text})], timeout
+    )
+    seq = int(ids[0])
+    try:
+        yield from write_copies_plan(client, names, seq, text, range(MIRROR_COPIES), timeout)
+    except ScintireteError as exc:  # stored in the journal: readers find it there after the grace period
+        logger.warning("journal page %d of %r has no mirror copy yet: %s", seq, names.name, exc)
+    return seq
+
+
+def write_copies_plan(
+    client: _BaseClient, names: Names, seq: int, text: str, copies: range, timeout: Timeout
+) -> Plan[None]:
+    """Write mirror copies of page ``seq``, then check search finds one; add copies while none is found."""
+    payload = struct_bytes({PAGE_KEY: text, SEQ_KEY: str(seq)})
+    for copy in copies:
+        yield from client._insert_vectors_plan(
+            names.db, names.mirror, mirror_vector(seq, copy)[None, :], [payload], timeout
+        )
+    found = yield from probe_mirror_plan(client, names, [seq], timeout, range(copies.stop))
+    if seq not in found and copies.stop < MAX_COPIES:
+        yield from write_copies_plan(client, names, seq, text, range(copies.stop, copies.stop + 1), timeout)
+
+
+def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Plan[None]:
+    """Create the mirror, then the journal (its existence is what makes the collection exist)."""
+    for collection in (names.mirror, names.journal):
+        yield from client._ensure_collection_plan(
+            names.db, collection, Metric.L2, BOOK_M, BOOK_EF_CONSTRUCTION, timeout
+        )
+
+
+class Refresher:
+    """Brings a view up to date with the journal; one per document collection, shared by its twins."""
+
+    def __init__(self, names: Names, lock: threading.Lock) -> None:
+        self.names = names
+        self.lock = lock
+        self.grace = PENDING_GRACE
+
+    def refresh_plan(self, client: _BaseClient, view: View, timeout: Timeout) -> Plan[View]:
+        """Apply every page the journal's counters say exists; raise when one stays unreadable."""
+        info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
+        with self.lock:
+            missing = view.missing(info.total_inserted)
+            fresh = view.applied_upto == 0 and not view.applied_above
+        if not missing:
+            return view
+        pages: dict[int, Page] = {}
+        blank: set[int] = set()
+        scanned = fresh and len(missing) >= _FRESH_SCAN_MIN
+        if scanned:
+            scan, blank = yield from scan_journal_plan(client, self.names, info.total_inserted, timeout)
+            pages = {seq: page for seq, (page, _) in scan.items()}
+        unseen = [seq for seq in missing if seq not in pages]
+        if unseen:
+            pages |= yield from probe_mirror_plan(client, self.names, unseen, timeout)
+        self._apply(view, pages)
+        still = [seq for seq in unseen if seq not in pages]
+        if not still:
+            return view
+        now = time.monotonic()
+        with self.lock:
+            overdue = [seq for seq in still if now - view.pending.setdefault(seq, now) >= self.grace]
+        if overdue:
+            yield from self._recover_plan(client, view, overdue, blank, scanned, info.total_inserted, timeout)
+        return view
+
+    def _apply(self, view: View, pages: dict[int, Page]) -> None:
+        with self.lock:
+            for seq in sorted(pages):
+                view.apply(seq, pages[seq])
+
+    def _recover_plan(
+        self,
+        client: _BaseClient,
+        view: View,
+        overdue: list[int],
+        blank: set[int],
+        scanned: bool,
+        total: int,
+        timeout: Timeout,
+    ) -> Plan[None]:
+        """Look for overdue pages in the journal itself; write the mirror copies they lack, or fail."""
+        if not scanned:
+            scan, blank = yield from scan_journal_plan(client, self.names, total, timeout)
+            found = {seq: scan[seq] for seq in overdue if seq in scan}
+            self._apply(view, {seq: page for seq, (page, _) in found.items()})
+            for seq, (_, text) in found.items():  # its writer died before the mirror copies: write them
+                logger.warning(
+                    "writing the missing mirror copies of journal page %d of %r", seq, self.names.name
+                )
+                try:
+                    yield from write_copies_plan(client, self.names, seq, text, range(MIRROR_COPIES), timeout)
+                except ScintireteError as exc:  # a repair for later readers; this read is complete anyway
+                    logger.warning("could not repair journal page %d of %r: %s", seq, self.names.name, exc)
+        with self.lock:
+            lost = sorted(seq for seq in overdue if seq in view.pending)
+        if not lost:
+            return
+        if any(seq in blank for seq in lost):
+            raise IncompleteReadError(
+                f"journal pages {lost[:5]} of collection {self.names.name!r} lost their contents: the server "
+                "restarted without a snapshot of metadata. Re-ingest the documents written since the last "
+                "save(), and call save() after ingesting"
+            )
+        raise IncompleteReadError(
+            f"cannot prove this read of collection {self.names.name!r} complete: journal pages {lost[:5]} "
+            f"({len(lost)} in all) have existed for over {self.grace:g} s but no search finds them. "
+            "A writer may have died mid-write; retry, and if it persists, re-ingest the affected documents"
+        )

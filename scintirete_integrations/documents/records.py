@@ -1,0 +1,230 @@
+"""Records, scores and the journal page codec: the only code that decides how the layer's data looks.
+
+A *page* is one write of the layer (a batch of upserts and deletes, or a switch to a new
+data collection), stored as compact JSON in one metadata field of a bookkeeping vector.
+Upserted records travel with everything needed to rebuild them: text, metadata (JSON, so
+ints, floats, bools, None and nesting come back exactly), group, fingerprint, the vector
+(base64 of little-endian float32) and the *token* that tags their vector in the data
+collection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from google.protobuf import struct_pb2
+
+from .._metadata import RESERVED_PREFIX, decode_metadata, encode_metadata
+from ..client import check_unicode
+from ..errors import InvalidArgumentError
+from ..models import Metric
+
+# Reserved Struct keys, short because they travel with every vector.
+ID_KEY = RESERVED_PREFIX + "id"  # data vector: the record's string id
+TOKEN_KEY = RESERVED_PREFIX + "v"  # data vector: the write that made it (survives copies)
+PAGE_KEY = RESERVED_PREFIX + "p"  # journal and mirror vectors: the page JSON
+SEQ_KEY = RESERVED_PREFIX + "n"  # mirror vectors: the journal id of the page they copy
+PAGE_FORMAT = 1
+_F32 = np.dtype("<f4")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A document: caller-chosen string id, text, metadata, optional group (e.g. a source document id).
+
+    ``vector`` is given when writing; records read back carry it only when a call asked for vectors.
+
+    >>> Record("a", "the cat sat", [0.1, 0.9], {"year": 2024}).metadata
+    {'year': 2024}
+    """
+
+    id: str
+    text: str = ""
+    vector: Sequence[float] | np.ndarray | None = field(default=None, repr=False, compare=False)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    """A search result: the record, its distance (lower is closer) and relevance score in [0, 1]."""
+
+    record: Record
+    distance: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One upserted record as a page stores it."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]  # encoded by encode_metadata (JSON-safe)
+    group: str | None
+    fingerprint: str
+    vector: np.ndarray
+    token: str  # tags the record's vector in the data collection
+    home: str  # the data collection the writer put that vector in
+
+    def record(self, with_vector: bool = False) -> Record:
+        return Record(
+            self.id,
+            self.text,
+            self.vector if with_vector else None,
+            decode_metadata(self.metadata),
+            self.group,
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One write: upserts and deletes, or a switch of the data collection to ``switch_to``."""
+
+    upserts: tuple[Entry, ...] = ()
+    deletes: tuple[str, ...] = ()
+    switch_to: str | None = None  # a rebuilt data collection holding every record up to ``switch_upto``
+    switch_upto: int = 0
+
+
+def relevance_score(metric: Metric | str, distance: float) -> float:
+    """Map a server distance to a relevance score in [0, 1], higher is closer.
+
+    Cosine ``1 - d / 2``; inner product ``(1 - d) / 2`` clipped to [0, 1] (exact for unit
+    vectors); L2 ``1 / (1 + d)``.
+
+    >>> relevance_score("cosine", 0.0), relevance_score("l2", 1.0), relevance_score("inner_product", -1.0)
+    (1.0, 0.5, 1.0)
+    """
+    metric = Metric.parse(metric)
+    if not math.isfinite(distance):
+        return 0.0
+    if metric is Metric.COSINE:
+        score = 1.0 - distance / 2.0
+    elif metric is Metric.INNER_PRODUCT:
+        score = (1.0 - distance) / 2.0
+    else:
+        score = 1.0 / (1.0 + max(distance, 0.0))
+    return min(1.0, max(0.0, score))
+
+
+def new_id() -> str:
+    """A fresh random string id (uuid4), used when the caller gives none."""
+    return str(uuid.uuid4())
+
+
+def check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+
+
+def check_ids(ids: Iterable[str], what: str = "ids") -> list[str]:
+    """``ids`` as a list of non-empty strings, or InvalidArgumentError naming the bad one."""
+    if isinstance(ids, str):
+        raise InvalidArgumentError(f"{what} must be a list of strings, not a single string")
+    id_list = list(ids)
+    for index, sid in enumerate(id_list):
+        if not isinstance(sid, str) or not sid:
+            raise InvalidArgumentError(f"{what}[{index}] must be a non-empty string, got {sid!r}")
+        check_unicode(sid, f"{what}[{index}]")
+    return id_list
+
+
+def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The one rule for what metadata may hold (see :mod:`.._metadata`); encoded for a page."""
+    return encode_metadata(metadata)
+
+
+def fingerprint(text: str, group: str | None, metadata: Mapping[str, Any], vector: np.ndarray) -> str:
+    """Content hash of a record: equal fingerprints mean an upsert would change nothing."""
+    digest = hashlib.blake2b(digest_size=10)
+    canonical = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for part in (text, group or "", canonical):
+        encoded = part.encode()
+        digest.update(len(encoded).to_bytes(8, "little"))
+        digest.update(encoded)
+    digest.update(b"\x01" if group is not None else b"\x00")
+    digest.update(np.ascontiguousarray(vector, dtype=_F32).tobytes())
+    return digest.hexdigest()
+
+
+def make_entry(record: Record, vector: np.ndarray, token: str, home: str) -> Entry:
+    """Validate one record for writing (text, group, metadata) and build its page entry."""
+    if not isinstance(record.text, str):
+        raise InvalidArgumentError(f"text of record {record.id!r} must be a string")
+    if record.group is not None and not isinstance(record.group, str):
+        raise InvalidArgumentError(f"group of record {record.id!r} must be a string or None")
+    check_unicode(record.text, f"text of record {record.id!r}")
+    check_unicode(record.group or "", f"group of record {record.id!r}")
+    try:
+        metadata = check_metadata(record.metadata)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError(f"record {record.id!r}: {exc}") from None
+    vector = np.ascontiguousarray(vector, dtype=_F32)
+    return Entry(
+        record.id, record.text, metadata, record.group, fingerprint(record.text, record.group, metadata, vector),
+        vector, token, home,
+    )  # fmt: skip
+
+
+# -- the page codec ------------------------------------------------------------------------------
+
+
+def entry_json(entry: Entry) -> str:
+    """One upsert as JSON text: pages are assembled from these without re-encoding."""
+    vector = base64.b64encode(entry.vector.tobytes()).decode("ascii")
+    row = [
+        entry.id,
+        entry.text,
+        entry.metadata,
+        entry.group,
+        entry.fingerprint,
+        vector,
+        entry.token,
+        entry.home,
+    ]
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+
+
+def page_json(upserts: Sequence[str], deletes: Sequence[str], switch: tuple[str, int] | None = None) -> str:
+    """A page from pre-encoded upserts (:func:`entry_json`), deleted ids and an optional switch."""
+    parts = [f'"f":{PAGE_FORMAT}', f'"u":[{",".join(upserts)}]']
+    if deletes:
+        parts.append('"d":' + json.dumps(list(deletes), ensure_ascii=False, separators=(",", ":")))
+    if switch is not None:
+        parts.append('"s":' + json.dumps(list(switch), ensure_ascii=False))
+    return "{" + ",".join(parts) + "}"
+
+
+def decode_page(text: str) -> Page:
+    """The page a journal or mirror vector holds; ValueError when it is not one."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict) or raw.get("f") != PAGE_FORMAT:
+        raise ValueError("not a page of this format")
+    upserts = tuple(
+        Entry(sid, txt, meta, group, fp, np.frombuffer(base64.b64decode(vec), dtype=_F32), token, home)
+        for sid, txt, meta, group, fp, vec, token, home in raw.get("u", ())
+    )
+    switch = raw.get("s")
+    return Page(
+        upserts,
+        tuple(raw.get("d", ())),
+        None if switch is None else str(switch[0]),
+        0 if switch is None else int(switch[1]),
+    )
+
+
+def struct_bytes(fields: Mapping[str, str]) -> bytes:
+    """A serialized Struct of string fields, built directly (the layer writes these by the thousand)."""
+    struct = struct_pb2.Struct()
+    for key, value in fields.items():
+        struct.fields[key].string_value = value
+    return struct.SerializeToString()
