@@ -24,6 +24,7 @@ from scintirete_integrations.documents import (
     resolve_clients,
 )
 from scintirete_integrations.filters import compile as compile_filter
+from scintirete_integrations.lite import LiteServer
 
 DB = "documents"
 
@@ -385,15 +386,18 @@ def test_clear_drop_and_reads_on_a_missing_collection(client: ScintireteClient) 
     assert docs.drop() is False
 
 
-def test_server_side_embeddings(docs: DocumentCollection) -> None:
+def test_server_side_embeddings(lite_server: LiteServer) -> None:
+    """Lite's embedding provider stands in for a server's configured embedding endpoint."""
     texts = ["bake bread at home", "repair a bicycle tyre", "plant tomatoes in spring"]
-    docs_text = DocumentCollection(docs.name + "-text", docs.client, db=DB, metric="cosine")
+    client = ScintireteClient(lite_server.address, password=lite_server.password)
+    docs_text = DocumentCollection(f"c-{uuid.uuid4().hex[:8]}-text", client, db=DB, metric="cosine")
     try:
         docs_text.upsert_texts(Record(f"t{i}", text, None, {"n": i}) for i, text in enumerate(texts))
         hits = docs_text.search_text("bake bread at home", k=1)
         assert hits[0].record.id == "t0" and hits[0].score == pytest.approx(1.0, abs=1e-5)
     finally:
         docs_text.drop()
+        client.close()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
