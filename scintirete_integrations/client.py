@@ -19,9 +19,11 @@ document layer) are written once as plans.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, NamedTuple, TypeVar
@@ -999,6 +1001,70 @@ class ScintireteClient(_BaseClient):
         return self._run(self._ping_plan(timeout))
 
 
+class _LoopChannel(NamedTuple):
+    channel: grpc.aio.Channel
+    stub: pb_grpc.ScintireteServiceStub
+    closer: AsyncGenerator[None, None]
+
+
+class _ChannelPerLoop:
+    """One grpc.aio channel per event loop, made on the loop's first call.
+
+    A grpc.aio channel works only on the loop that created it, while one client object is
+    used from ``asyncio.run`` after ``asyncio.run``, from notebooks and from threads that each
+    run a loop. Each channel closes when its loop shuts down: it is held open by an async
+    generator, which asyncio closes in ``shutdown_asyncgens()`` (``asyncio.run`` and
+    ``asyncio.Runner`` call it before closing the loop). Loops closed without that are dropped
+    on the next call.
+    """
+
+    def __init__(self, new_channel: Callable[[], grpc.aio.Channel]) -> None:
+        self._new_channel = new_channel
+        self._lock = threading.Lock()
+        self._by_loop: dict[asyncio.AbstractEventLoop, _LoopChannel] = {}
+
+    async def stub(self) -> pb_grpc.ScintireteServiceStub:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._by_loop.get(loop)
+            if entry is not None:
+                return entry.stub
+            for closed in [other for other in self._by_loop if other.is_closed()]:
+                del self._by_loop[closed]
+            channel = self._new_channel()
+            entry = _LoopChannel(channel, pb_grpc.ScintireteServiceStub(channel), self._hold(loop, channel))
+            self._by_loop[loop] = entry
+        await entry.closer.__anext__()  # first iteration registers the generator with this loop
+        return entry.stub
+
+    async def _hold(
+        self, loop: asyncio.AbstractEventLoop, channel: grpc.aio.Channel
+    ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                if (entry := self._by_loop.get(loop)) is not None and entry.channel is channel:
+                    del self._by_loop[loop]
+            await channel.close(grace=None)
+
+    async def close(self) -> None:
+        """Close this loop's channel now; other loops close theirs when they next run."""
+        current = asyncio.get_running_loop()
+        with self._lock:
+            entries = list(self._by_loop.items())
+            self._by_loop.clear()
+        for loop, entry in entries:
+            if loop is current:
+                await entry.closer.aclose()
+            elif not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(_aclose(entry.closer), loop)
+
+
+async def _aclose(generator: AsyncGenerator[None, None]) -> None:
+    await generator.aclose()
+
+
 class AsyncScintireteClient(_BaseClient):
     """The asyncio twin of :class:`ScintireteClient` (grpc.aio); same methods, awaited.
 
@@ -1006,31 +1072,26 @@ class AsyncScintireteClient(_BaseClient):
 
         async with AsyncScintireteClient("localhost:9090", password="secret") as client:
             hits = await client.search("default", "docs", [0.1, 0.2], top_k=3)
+
+    One client works from any event loop, one after another or at once from several
+    threads: each loop gets its own channel, made on its first call and closed when the
+    loop shuts down (or at :meth:`close`).
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, **kwargs: Any) -> None:
         super().__init__(address, **kwargs)
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: pb_grpc.ScintireteServiceStub | None = None
+        self._channels = _ChannelPerLoop(self._new_channel)
 
-    def _get_stub(self) -> pb_grpc.ScintireteServiceStub:
-        # Created on first use, inside the running event loop the channel belongs to.
-        if self._stub is None:
-            options = self._channel_options()
-            compression = self._grpc_compression()
-            if self.tls:
-                self._channel = grpc.aio.secure_channel(
-                    self.address, self._credentials(), options, compression
-                )
-            else:
-                self._channel = grpc.aio.insecure_channel(self.address, options, compression)
-            self._stub = pb_grpc.ScintireteServiceStub(self._channel)
-        return self._stub
+    def _new_channel(self) -> grpc.aio.Channel:
+        # Called inside the running event loop the channel will belong to.
+        options = self._channel_options()
+        compression = self._grpc_compression()
+        if self.tls:
+            return grpc.aio.secure_channel(self.address, self._credentials(), options, compression)
+        return grpc.aio.insecure_channel(self.address, options, compression)
 
     async def _call(self, call: Call) -> Any:
-        import asyncio
-
-        method = getattr(self._get_stub(), call.rpc)
+        method = getattr(await self._channels.stub(), call.rpc)
         deadline = self._deadline(call.timeout)
         delays = self.retry.delays()
         while True:
@@ -1044,7 +1105,6 @@ class AsyncScintireteClient(_BaseClient):
 
     async def _call_concurrently(self, calls: list[Call]) -> list[Any]:
         """Await every call at once; each result is a response or the error it ended with."""
-        import asyncio
 
         async def one(call: Call) -> Any:
             try:
@@ -1072,11 +1132,12 @@ class AsyncScintireteClient(_BaseClient):
             return stop.value  # type: ignore[no-any-return]
 
     async def close(self) -> None:
-        """Close the channel. The client must not be used afterwards."""
-        if self._channel is not None:
-            await self._channel.close(grace=None)
-            self._channel = None
-            self._stub = None
+        """Close the channels of every event loop that used this client.
+
+        Not required: a loop's channel also closes when that loop shuts down (``asyncio.run``).
+        The client works again afterwards, on new channels.
+        """
+        await self._channels.close()
 
     async def __aenter__(self) -> AsyncScintireteClient:
         return self

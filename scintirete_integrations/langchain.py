@@ -26,7 +26,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 
 import numpy as np
 from langchain_core.documents import Document
@@ -40,7 +40,6 @@ from langchain_core.structured_query import (
     Visitor,
 )
 from langchain_core.vectorstores import VectorStore
-from typing_extensions import Self
 
 from . import filters
 from ._metadata import encode_metadata

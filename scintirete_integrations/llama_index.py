@@ -131,7 +131,8 @@ def _text_match(name: str) -> Callable[[str, Any], dict[str, Any]]:
 
 
 def _is_empty(key: str, value: Any) -> dict[str, Any]:
-    return {"$or": [{key: {"$exists": False}}, {key: {"$eq": None}}, {key: {"$eq": []}}]}
+    # As llama-index-core's build_metadata_filter_fn: missing, None, "" or [].
+    return {"$or": [{key: {"$exists": False}}, {key: {"$eq": None}}, {key: {"$eq": ""}}, {key: {"$eq": []}}]}
 
 
 #: The one translation table: a LlamaIndex operator, a key and a value -> a filter of filters.py.
@@ -149,7 +150,7 @@ FILTER_OPERATORS: Mapping[FilterOperator, Callable[[str, Any], dict[str, Any]]] 
     FilterOperator.CONTAINS: _op("$contains"),  # a list element, or a substring of a string field
     FilterOperator.TEXT_MATCH: _text_match("$contains"),  # substring of a string field
     FilterOperator.TEXT_MATCH_INSENSITIVE: _text_match("$icontains"),
-    FilterOperator.IS_EMPTY: _is_empty,  # missing, null or an empty list
+    FilterOperator.IS_EMPTY: _is_empty,  # missing, null, "" or an empty list
 }
 
 

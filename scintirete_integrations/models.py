@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class Metric(str, enum.Enum):
+class Metric(enum.StrEnum):
     """Distance metric of a collection. Distances are always lower-is-closer.
 
     >>> Metric.parse("cosine") is Metric.COSINE

@@ -535,7 +535,7 @@ def reference(item: MetadataFilter | MetadataFilters, metadata: dict[str, Any]) 
         ),
         F.TEXT_MATCH: lambda: isinstance(field, str) and value in field,
         F.TEXT_MATCH_INSENSITIVE: lambda: isinstance(field, str) and value.casefold() in field.casefold(),
-        F.IS_EMPTY: lambda: field is MISSING or field is None or field == [],
+        F.IS_EMPTY: lambda: field is MISSING or field is None or field == "" or field == [],
     }
     return checks[op]()
 

@@ -25,6 +25,7 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
     VectorStoreQueryMode,
 )
+from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
 from scintirete_integrations import InvalidArgumentError, filters
 from scintirete_integrations._metadata import decode_metadata, encode_metadata
@@ -65,7 +66,14 @@ def test_every_filter_operator_is_in_the_table() -> None:
         (_one("title", "deep", F.TEXT_MATCH_INSENSITIVE), {"title": {"$gte": "", "$icontains": "deep"}}),
         (
             _one("x", None, F.IS_EMPTY),
-            {"$or": [{"x": {"$exists": False}}, {"x": {"$eq": None}}, {"x": {"$eq": []}}]},
+            {
+                "$or": [
+                    {"x": {"$exists": False}},
+                    {"x": {"$eq": None}},
+                    {"x": {"$eq": ""}},
+                    {"x": {"$eq": []}},
+                ]
+            },
         ),
         (
             MetadataFilters(
@@ -96,6 +104,16 @@ def test_not_means_none_of_them_and_empty_matches_everything() -> None:
     nested_empty = MetadataFilters(filters=[MetadataFilters(filters=[]), MetadataFilter(key="a", value=1)])
     assert metadata_filters_to_filter(nested_empty) == {"$and": [{}, {"a": {"$eq": 1}}]}
     assert filters.matches(metadata_filters_to_filter(nested_empty), {"a": 1})
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"x": None}, {"x": ""}, {"x": []}, {"x": " "}, {"x": [""]}, {"x": 0}, {"x": False}, {"x": {}}],
+)
+def test_is_empty_agrees_with_llama_index_core(metadata: dict[str, Any]) -> None:
+    mf = _one("x", None, F.IS_EMPTY)
+    reference = build_metadata_filter_fn(lambda node_id: metadata, mf)
+    assert filters.matches(metadata_filters_to_filter(mf), metadata) is reference("node")
 
 
 def test_unsupported_operator_names_the_supported_ones() -> None:

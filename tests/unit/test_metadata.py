@@ -129,7 +129,7 @@ def test_numpy_values_are_converted_to_python_types() -> None:
 
 
 def test_subclasses_are_stored_as_their_base_type() -> None:
-    class Color(str, enum.Enum):
+    class Color(enum.StrEnum):
         RED = "red"
 
     class Level(enum.IntEnum):
