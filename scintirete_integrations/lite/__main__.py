@@ -21,7 +21,8 @@ from types import FrameType
 
 from ..errors import InternalError
 from .embedding import EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
-from .server import LiteServer
+from .index import DEFAULT_INDEX, INDEX_KINDS
+from .server import DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, LiteServer
 from .storage import FSYNC_POLICIES
 
 __all__ = ["main", "parse_args"]
@@ -49,6 +50,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tls-cert", help="PEM certificate file (enables TLS, with --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key file")
     parser.add_argument("--tls-client-ca", help="PEM CA file: require client certificates signed by it")
+    parser.add_argument(
+        "--index",
+        choices=INDEX_KINDS,
+        default=DEFAULT_INDEX,
+        help="exact: every search scans all rows; hnsw: the real server's graph, which can miss data "
+        f"(default: {DEFAULT_INDEX})",
+    )
+    parser.add_argument(
+        "--index-seed", type=int, default=0, help="seed of the hnsw level draws, so runs repeat (default: 0)"
+    )
+    parser.add_argument(
+        "--max-receive-bytes",
+        type=int,
+        default=DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        help=f"refuse larger requests, as the real server does (default: {DEFAULT_MAX_RECEIVE_MESSAGE_BYTES})",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
     return parser.parse_args(argv)
 
@@ -83,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         password,
         embedding=_embedding(args),
         fsync=args.fsync,
+        max_receive_message_bytes=args.max_receive_bytes,
+        index=args.index,
+        index_seed=args.index_seed,
         tls_certificate=args.tls_cert,
         tls_private_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,

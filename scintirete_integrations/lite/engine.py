@@ -1,9 +1,10 @@
-"""The Lite engine: databases, collections, server-assigned ids and exact numpy search.
+"""The Lite engine: databases, collections, server-assigned ids, and search through an index.
 
 It reproduces what an unmodified Scintirete server does (see ``shared/scintirete-v1.md``):
 ids count up from 1 per collection and are never reused, deletes are soft, the dimension is
 fixed by the first insert, and a search returns at most ``min(top_k, ef, live)`` results.
-Search itself is exact (no HNSW graph), so live data never becomes unreachable.
+Search goes through the server's index (``index/``): an exact scan, so live data never becomes
+unreachable, or an HNSW graph that loses data the way the real server's does.
 
 Metadata is opaque here: the servicer stores each vector's serialized ``Struct`` bytes and
 gets the same bytes back, so neither inserts nor searches decode it.
@@ -26,12 +27,11 @@ real server uses, e.g. ``NotFoundError("database 'x' not found")``.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,10 @@ import numpy as np
 
 from ..errors import AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, HnswConfig, Metric
+from .distances import cosine_distance, inner_product_distance, l2_distance, ranked
+from .index import DEFAULT_INDEX, INDEX_KINDS, IndexKind
+from .index.exact import key_aux, nearest
+from .index.hnsw import HnswGraph
 from .storage import (
     CollectionCreated,
     CollectionDropped,
@@ -77,102 +81,9 @@ DEFAULT_EF_CONSTRUCTION = 200
 #: Upstream's HNSW beam when a search sends no (or a non-positive) ef_search; it caps the results.
 DEFAULT_EF_SEARCH = 50
 
-_EPS32 = float(np.finfo(np.float32).eps)
 _SNAPSHOT_CHUNK_ROWS = 4096
 _DEFAULT_AUTO_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _AUTO_SNAPSHOT = "auto-snapshot"
-
-
-# -- distances: one function per metric, exact, on a few rows -------------------------------------
-
-
-def l2_distance(rows: Floats, query: Floats) -> Floats:
-    """Euclidean distance ``sqrt(sum((a - b)^2))``; an exact match is exactly 0."""
-    diff = rows - query
-    squares: Floats = np.einsum("ij,ij->i", diff, diff)
-    return np.sqrt(squares)
-
-
-def cosine_distance(rows: Floats, query: Floats) -> Floats:
-    """``1 - cos(a, b)``, and 1.0 when either side is the zero vector.
-
-    Computed as ``|a/|a| - b/|b||^2 / 2`` (the same value): unlike ``1 - dot``, it has no
-    cancellation near 0, so a vector compared with itself gives exactly 0.
-    """
-    query_norm = float(np.linalg.norm(query))
-    row_norms = np.linalg.norm(rows, axis=1)
-    if query_norm == 0.0:
-        return np.ones(len(rows))
-    nonzero = row_norms > 0
-    units = rows / np.where(nonzero, row_norms, 1.0)[:, None]
-    diff = units - query / query_norm
-    distances: Floats = 0.5 * np.einsum("ij,ij->i", diff, diff)
-    distances[~nonzero] = 1.0
-    return np.minimum(distances, 2.0)
-
-
-def inner_product_distance(rows: Floats, query: Floats) -> Floats:
-    """Minus the dot product, so that lower is closer as for the other metrics."""
-    return -(rows @ query)
-
-
-# -- the full scan: a float32 ranking key per metric, from one matrix-vector product -------------
-
-
-def _l2_keys(vectors: Matrix, aux: Matrix, query: Matrix) -> Matrix:
-    keys = vectors @ query  # |x|^2 - 2 x.q ranks like |x - q|^2 (|q|^2 is the same for all)
-    keys *= -2.0
-    keys += aux
-    return keys
-
-
-def _cosine_keys(vectors: Matrix, aux: Matrix, query: Matrix) -> Matrix:
-    keys = vectors @ query  # -(x.q)/|x| ranks like 1 - cos; aux is 1/|x|, 0 for zero rows
-    keys *= aux
-    np.negative(keys, out=keys)
-    return keys
-
-
-def _inner_product_keys(vectors: Matrix, aux: Matrix, query: Matrix) -> Matrix:
-    keys = vectors @ query
-    np.negative(keys, out=keys)
-    return keys
-
-
-@dataclass(frozen=True)
-class _MetricOps:
-    keys: Callable[[Matrix, Matrix, Matrix], Matrix]
-    distance: Callable[[Floats, Floats], Floats]
-    #: The per-row value the keys need, from squared row norms: |x|^2, 1/|x|, or nothing.
-    aux: Callable[[Matrix], Matrix]
-    #: Bound on |terms| of a key, from the largest row norm and the query norm: it scales
-    #: the float32 rounding error of the keys.
-    key_scale: Callable[[float, float], float]
-
-
-def _squared_norms(squares: Matrix) -> Matrix:
-    return squares
-
-
-def _inverse_norms(squares: Matrix) -> Matrix:
-    inverse = np.zeros_like(squares)
-    np.divide(1.0, np.sqrt(squares), out=inverse, where=squares > 0)
-    return inverse
-
-
-def _no_aux(squares: Matrix) -> Matrix:
-    return np.zeros_like(squares)
-
-
-_METRICS: dict[Metric, _MetricOps] = {
-    Metric.L2: _MetricOps(
-        _l2_keys, l2_distance, _squared_norms, lambda norm, q_norm: norm * norm + 2.0 * norm * q_norm
-    ),
-    Metric.COSINE: _MetricOps(_cosine_keys, cosine_distance, _inverse_norms, lambda norm, q_norm: q_norm),
-    Metric.INNER_PRODUCT: _MetricOps(
-        _inner_product_keys, inner_product_distance, _no_aux, lambda norm, q_norm: norm * q_norm
-    ),
-}
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -226,10 +137,12 @@ class _View:
 class _Collection:
     """Rows in a float32 matrix with spare capacity, plus ids, liveness and metadata per row."""
 
-    def __init__(self, name: str, metric: Metric, hnsw: HnswConfig) -> None:
+    def __init__(self, name: str, metric: Metric, hnsw: HnswConfig, graph: HnswGraph | None = None) -> None:
         self.name = name
         self.metric = metric
         self.hnsw = hnsw
+        #: The graph over every row ever inserted (deleted ones too), or None for exact scans.
+        self.graph = graph
         self.dimension = 0
         self.next_id = 1
         self.live_count = 0
@@ -283,7 +196,7 @@ class _Collection:
         start, stop = self.size, self.size + count
         self.vectors[start:stop] = vectors
         squares = np.einsum("ij,ij->i", vectors, vectors)
-        self.aux[start:stop] = _METRICS[self.metric].aux(squares)
+        self.aux[start:stop] = key_aux(self.metric, squares)
         self.ids[start:stop] = ids
         self.live[start:stop] = True
         self.metadata.extend(metadata)
@@ -292,6 +205,9 @@ class _Collection:
         self.size = stop
         self.live_count += count
         self.next_id = max(self.next_id, int(ids[-1]) + 1)
+        if self.graph is not None:
+            while len(self.graph) < stop:
+                self.graph.add(self.vectors, self.aux)
 
     def live_rows_of(self, ids: Sequence[int]) -> np.ndarray[Any, np.dtype[np.intp]]:
         """Rows holding live vectors with these ids; unknown ids are skipped."""
@@ -311,7 +227,7 @@ class _Collection:
         self.live_count -= len(rows)
         self.deleted_count += len(rows)
         dead = self.size - self.live_count
-        if dead > 1024 and dead > self.live_count:
+        if self.graph is None and dead > 1024 and dead > self.live_count:  # graph nodes stay
             self._compact()
 
     def _compact(self) -> None:
@@ -347,64 +263,6 @@ def _grown(array: np.ndarray[Any, Any], used: int, shape: tuple[int, ...]) -> np
     return bigger
 
 
-# -- search over a view ---------------------------------------------------------------------------
-
-
-_SPLIT_ROWS = 40_000  # below this one thread is done before a second could help
-_scan_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lite-scan")
-_searches = 0  # searches running in this process
-_searches_lock = threading.Lock()
-
-
-def _all_keys(ops: _MetricOps, view: _View, query: Matrix) -> Matrix:
-    """Ranking keys of every row; a lone large search scans its two halves on two threads.
-
-    BLAS runs single-threaded under Lite (concurrent requests keep the cores busy); when only
-    one search is running, the second core would otherwise idle. numpy releases the GIL here.
-    """
-    global _searches
-    with _searches_lock:
-        _searches += 1
-        alone = _searches == 1
-    try:
-        if not alone or view.size < _SPLIT_ROWS:
-            return ops.keys(view.vectors, view.aux, query)
-        half = view.size // 2
-        second = _scan_helper.submit(ops.keys, view.vectors[half:], view.aux[half:], query)
-        first = ops.keys(view.vectors[:half], view.aux[:half], query)
-        return np.concatenate((first, second.result()))
-    finally:
-        with _searches_lock:
-            _searches -= 1
-
-
-def _nearest(view: _View, query: Matrix, count: int) -> tuple[np.ndarray[Any, np.dtype[np.intp]], Floats]:
-    """Rows of the ``count`` closest live vectors and their exact distances, closest first."""
-    ops = _METRICS[view.metric]
-    with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
-        keys = _all_keys(ops, view, query)
-        if view.live is not None:
-            keys[~view.live] = np.inf
-        threshold = math.inf
-        if count < view.size:
-            # argpartition finds the count-th smallest key; every row within float32 error of it
-            # is a candidate, so rounding cannot lose a true neighbour or break a tie by id.
-            picked = np.argpartition(keys, count - 1)[:count]
-            scale = ops.key_scale(view.max_norm, float(np.linalg.norm(query)))
-            threshold = float(keys[picked].max()) + 2.0 * view.dimension * _EPS32 * scale
-        if math.isfinite(threshold):
-            candidates = np.flatnonzero(keys <= threshold)
-        else:
-            # Every live row: also when a stored NaN or huge vector makes a key or the error bound
-            # NaN or infinite, where it would tie with the deleted rows' +inf keys.
-            candidates = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
-        distances = ops.distance(view.vectors[candidates].astype(np.float64), query.astype(np.float64))
-    # By distance as sent on the wire (float32), then row (= id order): equal distances that
-    # differ only by float64 rounding noise still tie, and the lower id wins.
-    order = np.lexsort((candidates, distances.astype(np.float32)))[:count]
-    return candidates[order], distances[order]
-
-
 def _first_live_rows(view: _View, count: int) -> np.ndarray[Any, np.dtype[np.intp]]:
     rows = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
     return rows[:count]
@@ -438,9 +296,27 @@ class Engine:
 
     A log longer than ``auto_snapshot_bytes`` (default 256 MiB) triggers a background
     snapshot, as upstream's periodic snapshot does.
+
+    ``index`` picks how collections search: ``"exact"`` scans every row; ``"hnsw"`` builds
+    the real server's graph (``index/hnsw.py``), with its unreachable data. Each graph draws
+    its levels from a generator seeded by ``index_seed`` and the collection's names, so the
+    same writes build the same graphs, also when a restart replays them.
     """
 
-    def __init__(self, storage: Storage | None = None, *, auto_snapshot_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        *,
+        auto_snapshot_bytes: int | None = None,
+        index: IndexKind = DEFAULT_INDEX,
+        index_seed: int = 0,
+    ) -> None:
+        if index not in INDEX_KINDS:
+            raise ValueError(f"index must be one of {', '.join(INDEX_KINDS)}, got {index!r}")
+        if index_seed < 0:
+            raise ValueError(f"index_seed must be a non-negative integer, got {index_seed}")
+        self.index: IndexKind = index
+        self.index_seed = index_seed
         self._lock = threading.RLock()
         self._snapshot_lock = threading.Lock()
         self._databases: dict[str, dict[str, _Collection]] = {}
@@ -453,11 +329,18 @@ class Engine:
             storage.replay(self._apply)
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str], *, fsync: FsyncPolicy = "everysec") -> Engine:
+    def open(
+        cls,
+        data_dir: str | os.PathLike[str],
+        *,
+        fsync: FsyncPolicy = "everysec",
+        index: IndexKind = DEFAULT_INDEX,
+        index_seed: int = 0,
+    ) -> Engine:
         """An engine persisted in ``data_dir`` (created when missing)."""
         storage = Storage(data_dir, fsync=fsync)
         try:
-            return cls(storage)
+            return cls(storage, index=index, index_seed=index_seed)
         except BaseException:
             storage.close()
             raise
@@ -505,7 +388,13 @@ class Engine:
         if record.name in database:
             raise AlreadyExistsError(f"collection '{record.name}' already exists in database '{record.db}'")
         hnsw = HnswConfig(m=record.m, ef_construction=record.ef_construction)
-        database[record.name] = _Collection(record.name, Metric.parse(record.metric), hnsw)
+        metric = Metric.parse(record.metric)
+        graph = None
+        if self.index == "hnsw":
+            names = [zlib.crc32(name.encode("utf-8")) for name in (record.db, record.name)]
+            rng = np.random.default_rng([self.index_seed, *names])
+            graph = HnswGraph(metric, record.m, record.ef_construction, rng)
+        database[record.name] = _Collection(record.name, metric, hnsw, graph)
 
     def _database(self, name: str) -> dict[str, _Collection]:
         database = self._databases.get(name)
@@ -642,10 +531,11 @@ class Engine:
         ef_search: int | None = None,
         include_vectors: bool = False,
     ) -> SearchResult:
-        """Exact nearest neighbours of ``query``, closest first.
+        """Nearest neighbours of ``query`` the index finds, closest first, with exact distances.
 
         Returns ``min(top_k, ef, live)`` hits where ``ef`` is ``ef_search`` when > 0, else 50,
-        as upstream's HNSW beam caps them. A query of the wrong dimension is not an error:
+        as upstream's HNSW beam caps them; a graph index returns fewer when its beam reaches
+        fewer live vectors. A query of the wrong dimension is not an error:
         it gets that many hits, each at distance +inf (upstream does the same).
         """
         check_name(db, "database")
@@ -657,19 +547,25 @@ class Engine:
             raise InvalidArgumentError("query vector cannot be empty")
         if top_k <= 0:
             raise InvalidArgumentError("top_k must be positive")
+        ef = ef_search if ef_search and ef_search > 0 else DEFAULT_EF_SEARCH
         with self._lock:
             target = self._collection(db, collection)
             view = target.view()
-            count = min(
-                top_k, ef_search if ef_search and ef_search > 0 else DEFAULT_EF_SEARCH, target.live_count
-            )
+            count = min(top_k, ef, target.live_count)
+            reached = None
+            if target.graph is not None and count and len(vector) == view.dimension:
+                # Under the lock: inserts edit the graph in place.
+                reached = target.graph.search(view.vectors, view.aux, view.live, vector, ef)
         if count == 0:
             return SearchResult([], [], [])
         if len(vector) != view.dimension:
             rows = _first_live_rows(view, count)
             distances = [float("inf")] * len(rows)
         else:
-            rows, exact = _nearest(view, vector, count)
+            if reached is None:
+                rows, exact = nearest(view, vector, count)
+            else:
+                rows, exact = ranked(view.metric, view.vectors, reached.astype(np.intp), vector, count)
             distances = exact.tolist()
         return SearchResult(
             ids=view.ids[rows].tolist(),
@@ -741,6 +637,7 @@ class Engine:
                 CollectionCreated(db, c.name, c.metric.value, c.hnsw.m, c.hnsw.ef_construction),
                 CollectionState(db, c.name, c.dimension, c.next_id, c.deleted_count),
                 view,
+                c.graph is not None,
             )
             for db, c, view in pictures
         ]
@@ -757,23 +654,33 @@ class Engine:
 
 
 def _snapshot_records(
-    databases: list[str], states: list[tuple[CollectionCreated, CollectionState, _View]]
+    databases: list[str], states: list[tuple[CollectionCreated, CollectionState, _View, bool]]
 ) -> Iterator[Record]:
     for name in databases:
         yield DatabaseCreated(name)
-    for created, state, view in states:
+    for created, state, view, graph in states:
         yield created
-        yield state
-        rows = _first_live_rows(view, view.size)
+        if not graph:
+            yield state
+            rows = _first_live_rows(view, view.size)
+        else:
+            # A graph is a function of every vector ever inserted, in order: keep the deleted
+            # rows (without metadata) and delete them again, so a replay rebuilds the same graph.
+            rows = np.arange(view.size)
         for start in range(0, len(rows), _SNAPSHOT_CHUNK_ROWS):
             chunk = rows[start : start + _SNAPSHOT_CHUNK_ROWS]
+            live = view.live
             yield VectorsInserted(
                 created.db,
                 created.name,
                 view.ids[chunk].tolist(),
                 view.vectors[chunk],
-                [view.metadata[row] for row in chunk],
+                [view.metadata[row] if live is None or live[row] else b"" for row in chunk],
             )
+        if graph:
+            if view.live is not None:
+                yield VectorsDeleted(created.db, created.name, view.ids[~view.live].tolist())
+            yield state  # after the deletes: it sets the counters outright
 
 
 def _check_dimensions(lengths: list[int], dimension: int) -> None:

@@ -24,23 +24,74 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import threadpoolctl
 
 from .embedding import EmbeddingProvider, as_provider
 from .engine import Engine
+from .index import DEFAULT_INDEX, IndexKind
 from .servicer import ScintireteServiceServicer
 from .storage import FsyncPolicy
 
 from .._proto.scintirete.v1 import scintirete_pb2_grpc as pb_grpc  # isort: skip
 
-__all__ = ["LiteServer", "create_server"]
+__all__ = ["DEFAULT_MAX_RECEIVE_MESSAGE_BYTES", "LiteServer", "create_server"]
 
 logger = logging.getLogger(__name__)
 
 Pem = bytes | str | os.PathLike[str]
+
+#: gRPC's default receive limit, which the real server keeps: 4 MiB.
+DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024
+_GRPC_MAX = 2**31 - 1
+
+
+class _Oversized:
+    """Stands in for a request that was larger than the limit, so the handler can refuse it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+if TYPE_CHECKING:
+    _Interceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    _Interceptor = grpc.ServerInterceptor  # generic only in grpc-stubs
+
+
+class _ReceiveLimit(_Interceptor):
+    """Refuse requests over ``limit`` bytes as the real (Go) server does, message included.
+
+    grpc-core's own limit answers "SERVER: Received message larger than max (...)"; the Go
+    server answers "grpc: received message larger than max (5875731 vs. 4194304)". Both are
+    RESOURCE_EXHAUSTED, before anything is decoded or stored.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        decode, behaviour, limit = handler.request_deserializer, handler.unary_unary, self.limit
+
+        def checked_decode(data: bytes) -> Any:
+            return _Oversized(len(data)) if len(data) > limit else decode(data)
+
+        def checked(request: Any, context: grpc.ServicerContext) -> Any:
+            if isinstance(request, _Oversized):
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"grpc: received message larger than max ({request.size} vs. {limit})",
+                )
+            return behaviour(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            checked, request_deserializer=checked_decode, response_serializer=handler.response_serializer
+        )
 
 
 def create_server(
@@ -48,23 +99,28 @@ def create_server(
     servicer: Any,
     *,
     max_workers: int = 16,
-    max_message_bytes: int = 64 * 1024 * 1024,
+    max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     credentials: grpc.ServerCredentials | None = None,
     executor: ThreadPoolExecutor | None = None,
 ) -> tuple[grpc.Server, int]:
     """A gRPC server (not started) serving ``servicer`` on ``address``; returns it and the bound port.
 
-    Requests are capped at ``max_message_bytes``; responses are not (a search may return
-    many vectors). Handlers run on ``executor``, or on a new pool of ``max_workers`` threads.
+    Requests over ``max_receive_message_bytes`` (default 4 MiB, as on the real server) are
+    refused with RESOURCE_EXHAUSTED and the real server's message; responses have no limit
+    (a search may return many vectors). Handlers run on ``executor``, or on a new pool of
+    ``max_workers`` threads.
     """
+    if max_receive_message_bytes <= 0:
+        raise ValueError(f"max_receive_message_bytes must be positive, got {max_receive_message_bytes}")
     options = [
-        ("grpc.max_receive_message_length", max_message_bytes),
+        # grpc-core's limit sits above ours, so _ReceiveLimit sees (and words) the refusal.
+        ("grpc.max_receive_message_length", min(_GRPC_MAX, 4 * max_receive_message_bytes + 1024 * 1024)),
         ("grpc.max_send_message_length", -1),
         ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
     ]
     if executor is None:
         executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lite-rpc")
-    server = grpc.server(executor, options=options)
+    server = grpc.server(executor, options=options, interceptors=[_ReceiveLimit(max_receive_message_bytes)])
     pb_grpc.add_ScintireteServiceServicer_to_server(servicer, server)
     try:
         port = (
@@ -95,7 +151,7 @@ def _is_loopback(host: str) -> bool:
 
 
 class LiteServer:
-    """Scintirete Lite: the v1 gRPC API served from this process by an exact numpy engine.
+    """Scintirete Lite: the v1 gRPC API served from this process by a numpy engine.
 
     ``data_dir=None`` keeps everything in memory; with a directory every write is logged
     first (``fsync`` "always", "everysec" or "never") and a clean stop takes a snapshot.
@@ -104,6 +160,12 @@ class LiteServer:
     without TLS logs a warning. ``tls_client_ca`` makes clients present a certificate.
     While it runs, BLAS in this process uses ``blas_threads`` threads (restored at stop;
     None leaves BLAS alone): searches run in parallel per request instead.
+
+    ``index="exact"`` (default) scans every row, so a search finds every live vector it may
+    return; ``index="hnsw"`` builds the real server's graph instead, with its limits (data
+    that no search reaches), seeded by ``index_seed`` so runs repeat. Requests over
+    ``max_receive_message_bytes`` (default 4 MiB, the real server's limit) are refused with
+    RESOURCE_EXHAUSTED.
 
         with LiteServer(embedding=HashEmbeddings()) as server:
             print(server.address)
@@ -119,7 +181,9 @@ class LiteServer:
         embedding: EmbeddingProvider | Callable[[list[str]], Any] | None = None,
         fsync: FsyncPolicy = "everysec",
         max_workers: int = 16,
-        max_message_bytes: int = 64 * 1024 * 1024,
+        max_receive_message_bytes: int = DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+        index: IndexKind = DEFAULT_INDEX,
+        index_seed: int = 0,
         tls_certificate: Pem | None = None,
         tls_private_key: Pem | None = None,
         tls_client_ca: Pem | None = None,
@@ -138,7 +202,12 @@ class LiteServer:
         self.embedding = as_provider(embedding)
         self.fsync: FsyncPolicy = fsync
         self.max_workers = max_workers
-        self.max_message_bytes = max_message_bytes
+        if max_receive_message_bytes <= 0:
+            raise ValueError(f"max_receive_message_bytes must be positive, got {max_receive_message_bytes}")
+        Engine(index=index, index_seed=index_seed)  # rejects an unknown index or a negative seed now
+        self.max_receive_message_bytes = max_receive_message_bytes
+        self.index: IndexKind = index
+        self.index_seed = index_seed
         self._tls = (tls_certificate, tls_private_key, tls_client_ca)
         self._engine: Engine | None = None
         self._server: grpc.Server | None = None
@@ -149,7 +218,8 @@ class LiteServer:
 
     def __repr__(self) -> str:
         where = self.address if self._server is not None else "not started"
-        return f"LiteServer({where}, data_dir={str(self.data_dir) if self.data_dir else None!r})"
+        data_dir = str(self.data_dir) if self.data_dir else None
+        return f"LiteServer({where}, data_dir={data_dir!r}, index={self.index!r})"
 
     @property
     def password(self) -> str:
@@ -190,7 +260,12 @@ class LiteServer:
         if self._server is not None:
             raise RuntimeError("LiteServer is already running")
         credentials = self._credentials()
-        engine = Engine() if self.data_dir is None else Engine.open(self.data_dir, fsync=self.fsync)
+        if self.data_dir is None:
+            engine = Engine(index=self.index, index_seed=self.index_seed)
+        else:
+            engine = Engine.open(
+                self.data_dir, fsync=self.fsync, index=self.index, index_seed=self.index_seed
+            )
         executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="lite-rpc")
         try:
             servicer = ScintireteServiceServicer(engine, self._password, self.embedding)
@@ -198,7 +273,7 @@ class LiteServer:
             server, port = create_server(
                 f"{bind}:{self.port}",
                 servicer,
-                max_message_bytes=self.max_message_bytes,
+                max_receive_message_bytes=self.max_receive_message_bytes,
                 credentials=credentials,
                 executor=executor,
             )

@@ -81,7 +81,7 @@ def node(node_id: str, embedding: list[float] | None, text: str = "t", **metadat
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
-    with LiteServer(embedding=HashEmbeddings(DIM), max_message_bytes=4 * LIMIT) as server:
+    with LiteServer(embedding=HashEmbeddings(DIM), max_receive_message_bytes=4 * LIMIT) as server:
         address, password = server.address, server.password
         client = ScintireteClient(address, password=password)
         small = ScintireteClient(address, password=password, max_message_bytes=LIMIT)

@@ -61,7 +61,11 @@ SETTINGS = settings(
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiteServer, grpc.Channel]]:
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
     server = LiteServer(
-        data_dir, password=PASSWORD, embedding=HashEmbeddings(DIM), fsync="never", max_message_bytes=1 << 20
+        data_dir,
+        password=PASSWORD,
+        embedding=HashEmbeddings(DIM),
+        fsync="never",
+        max_receive_message_bytes=1 << 20,
     )
     server.start()
     with ScintireteClient(server.address, password=PASSWORD) as client:

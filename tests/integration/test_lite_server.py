@@ -470,7 +470,7 @@ def test_unexpected_errors_become_internal_and_the_server_lives_on(
 
 def test_requests_above_the_size_limit_are_refused() -> None:
     with (
-        LiteServer(password="pw", max_message_bytes=4096) as server,
+        LiteServer(password="pw", max_receive_message_bytes=4096) as server,
         grpc.insecure_channel(server.address) as channel,
     ):
         stub = pb_grpc.ScintireteServiceStub(channel)
@@ -483,6 +483,47 @@ def test_requests_above_the_size_limit_are_refused() -> None:
         assert (
             len(search(stub, auth, "d", [1.0] * 200, 3, include_vector=True)) == 3
         )  # responses are not capped
+
+
+def test_the_default_limit_is_the_real_servers_4_mib_with_its_message() -> None:
+    # The facts page's example: 1,000 vectors of 1536-d, refused before anything is stored.
+    with LiteServer(password="pw") as server, grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.ScintireteServiceStub(channel)
+        auth = pb.AuthInfo(password="pw")
+        stub.CreateDatabase(pb.CreateDatabaseRequest(auth=auth, name="d"))
+        make_collection(stub, auth, "d")
+        rows = np.random.default_rng(0).random((1000, 1536)).tolist()
+        request = pb.InsertVectorsRequest(
+            auth=auth, db_name="d", collection_name="c", vectors=[pb.Vector(elements=row) for row in rows]
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.InsertVectors(request)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert caught.value.details() == (
+            f"grpc: received message larger than max ({request.ByteSize()} vs. 4194304)"
+        )
+        assert server.engine.collection_info("d", "c").vector_count == 0
+        del request.vectors[600:]  # under 4 MiB
+        assert len(stub.InsertVectors(request).inserted_ids) == 600
+
+
+def test_a_larger_receive_limit_can_be_chosen_and_a_graph_index_served() -> None:
+    with (
+        LiteServer(password="pw", max_receive_message_bytes=16 << 20, index="hnsw", index_seed=5) as server,
+        grpc.insecure_channel(server.address) as channel,
+    ):
+        assert server.engine.index == "hnsw" and "hnsw" in repr(server)
+        stub = pb_grpc.ScintireteServiceStub(channel)
+        auth = pb.AuthInfo(password="pw")
+        stub.CreateDatabase(pb.CreateDatabaseRequest(auth=auth, name="d"))
+        make_collection(stub, auth, "d")
+        rows = np.random.default_rng(1).random((1000, 1536)).astype(np.float32)
+        assert len(insert(stub, auth, "d", rows.tolist())) == 1000
+        assert len(search(stub, auth, "d", rows[0].tolist(), 5)) == 5
+    with pytest.raises(ValueError, match="positive"):
+        LiteServer(max_receive_message_bytes=0)
+    with pytest.raises(ValueError, match="exact, hnsw"):
+        LiteServer(index="flat")  # type: ignore[arg-type]
 
 
 def test_a_persistent_server_restarts_with_everything(tmp_path: Path) -> None:
@@ -619,6 +660,15 @@ def test_parse_args_defaults_and_choices() -> None:
         32,
         "http://h/v1",
     )
+
+
+def test_parse_args_index_seed_and_receive_limit() -> None:
+    args = parse_args([])
+    assert (args.index, args.index_seed, args.max_receive_bytes) == ("exact", 0, 4 * 1024 * 1024)
+    args = parse_args(["--index", "hnsw", "--index-seed", "7", "--max-receive-bytes", "65536"])
+    assert (args.index, args.index_seed, args.max_receive_bytes) == ("hnsw", 7, 65536)
+    with pytest.raises(SystemExit):
+        parse_args(["--index", "flat"])
 
 
 def run_cli(arguments: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

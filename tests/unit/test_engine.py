@@ -402,7 +402,7 @@ def test_the_module_docstring_example_runs() -> None:
 
 @pytest.mark.parametrize("metric", list(Metric))
 def test_a_large_scan_split_over_two_threads_is_exact(metric: Metric) -> None:
-    from scintirete_integrations.lite.engine import _SPLIT_ROWS
+    from scintirete_integrations.lite.index.exact import _SPLIT_ROWS
 
     engine = Engine()
     engine.create_database("d")
