@@ -107,13 +107,12 @@ def test_heavy_deletion_keeps_every_survivor_and_compacts(client: ScintireteClie
 
 
 def test_both_stores_on_the_graph(client: ScintireteClient, graph_server: LiteServer) -> None:
+    from langchain_core.embeddings import Embeddings
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.core.vector_stores.types import VectorStoreQuery
 
     from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
     from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaIndexStore
-
-    from langchain_core.embeddings import Embeddings
 
     vectors = clustered(1000, seed=3)
 
