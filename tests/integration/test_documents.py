@@ -531,3 +531,49 @@ def test_a_warm_search_costs_one_counter_check_and_a_foreign_write_one_look_up(
             ]  # its page, by look-up
         finally:
             docs.drop()
+
+
+def test_one_collection_object_is_safe_across_threads(client: ScintireteClient) -> None:
+    """Readers iterating the view while a writer applies pages, with thread switches forced often."""
+    import sys
+    import threading
+    import time
+
+    docs = DocumentCollection(f"c-{uuid.uuid4().hex[:8]}", client, db=DB, metric="l2")
+    records = _records(3000)
+    docs.upsert(records)
+    errors: list[BaseException] = []
+    stop = time.monotonic() + 2.0
+
+    def read() -> None:
+        try:
+            while time.monotonic() < stop:
+                docs.scan({"group": "g3"})
+                docs.search(records[0].vector, k=5, filter={"i": {"$lt": 50}})
+                docs.search(records[1].vector, k=5)
+                docs.count()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def write() -> None:
+        try:
+            version = 0
+            while time.monotonic() < stop:
+                version += 1
+                docs.upsert([Record(r.id, f"v{version}", r.vector, {"i": r.metadata["i"]}) for r in records[:50]])
+                docs.delete([f"r{3000 - version}"])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read), threading.Thread(target=read), threading.Thread(target=write)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        docs.drop()
+    assert errors == []
