@@ -249,8 +249,11 @@ class ScintireteVectorStore(VectorStore):
 
     Connection: pass ``address``/``password``, or ready ``client``/``async_client``; with neither
     (and no ``$SCINTIRETE_ADDRESS``) the store runs on an embedded Scintirete Lite server, in memory or
-    persisted at ``data_dir``. The collection is created on the first write with ``metric``, ``m`` and
-    ``ef_construction``; nothing is sent before the first call.
+    persisted at ``data_dir``. ``timeout`` bounds each call of the store (seconds, None for no
+    deadline); ``client_options`` (``tls``, ``compression``, ``max_message_bytes``, ``retry``, ...) go
+    to the clients it builds. The LlamaIndex store takes the same connection arguments. The
+    collection is created on the first write with ``metric``, ``m`` and ``ef_construction``; nothing
+    is sent before the first call.
 
     Embeddings: with ``embedding=None`` the server embeds texts and queries with its configured
     embedding model (the ``EmbedText`` RPC; ``embedding_model`` picks one, else the server default),
@@ -283,6 +286,7 @@ class ScintireteVectorStore(VectorStore):
         timeout: Timeout = USE_CLIENT_DEFAULT,
         auto_compact: bool = True,
         embedding_model: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if embedding is not None and not isinstance(embedding, Embeddings):
             raise InvalidArgumentError(
@@ -290,7 +294,12 @@ class ScintireteVectorStore(VectorStore):
                 f"got {type(embedding).__name__}"
             )
         sync_client, aio_client = resolve_clients(
-            address=address, password=password, data_dir=data_dir, client=client, async_client=async_client
+            address=address,
+            password=password,
+            data_dir=data_dir,
+            client=client,
+            async_client=async_client,
+            **dict(client_options or {}),
         )
         self._collection = DocumentCollection(
             collection_name,
@@ -719,7 +728,7 @@ class ScintireteVectorStore(VectorStore):
             store = ScintireteVectorStore.from_existing_collection("notes", embeddings, address="db:9090")
         """
         connection = {key: kwargs.pop(key) for key in _CONNECTION_KEYS if key in kwargs}
-        client, async_client = resolve_clients(**connection)
+        client, async_client = resolve_clients(**connection, **dict(kwargs.pop("client_options", None) or {}))
         db = kwargs.get("db_name", "default")
         try:
             info = client.get_collection_info(
@@ -743,7 +752,7 @@ class ScintireteVectorStore(VectorStore):
     ) -> Self:
         """Async :meth:`from_existing_collection`."""
         connection = {key: kwargs.pop(key) for key in _CONNECTION_KEYS if key in kwargs}
-        client, async_client = resolve_clients(**connection)
+        client, async_client = resolve_clients(**connection, **dict(kwargs.pop("client_options", None) or {}))
         db = kwargs.get("db_name", "default")
         try:
             info = await async_client.get_collection_info(
@@ -791,6 +800,7 @@ class ScintireteEmbeddings(Embeddings):
         data_dir: str | os.PathLike[str] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
         timeout: Timeout = USE_CLIENT_DEFAULT,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if model is not None and (not isinstance(model, str) or not model):
             raise InvalidArgumentError(f"model must be a non-empty string or None, got {model!r}")
@@ -798,7 +808,12 @@ class ScintireteEmbeddings(Embeddings):
         self.batch_size = _check_batch_size(batch_size)
         self.timeout = timeout
         self._client, self._async_client = resolve_clients(
-            address=address, password=password, data_dir=data_dir, client=client, async_client=async_client
+            address=address,
+            password=password,
+            data_dir=data_dir,
+            client=client,
+            async_client=async_client,
+            **dict(client_options or {}),
         )
 
     def __repr__(self) -> str:

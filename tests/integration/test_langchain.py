@@ -570,6 +570,24 @@ def test_accessors_and_repr(store: ScintireteVectorStore) -> None:
     assert "password" not in repr(other)
 
 
+def test_connection_settings_are_those_of_the_llama_index_store(conn: Connection) -> None:
+    options = {"max_message_bytes": 1 << 20, "timeout": 3.0}
+    store = ScintireteVectorStore(KeywordEmbeddings(), **conn.kwargs(), timeout=2.5, client_options=options)
+    assert store.collection.timeout == store.async_collection.timeout == 2.5
+    assert (store.collection.client.max_message_bytes, store.async_collection.client.timeout) == (
+        1 << 20,
+        3.0,
+    )
+    embeddings = ScintireteEmbeddings(**conn.kwargs(), timeout=2.5, client_options=options)
+    assert embeddings.timeout == 2.5
+    store.add_texts(["cat"])
+    opened = ScintireteVectorStore.from_existing_collection(
+        store.collection.name, KeywordEmbeddings(), **conn.kwargs(), client_options=options
+    )
+    assert opened.collection.client.max_message_bytes == 1 << 20
+    store.delete_collection()
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 
