@@ -445,6 +445,25 @@ async def test_retriever_search_types(duplicates: ScintireteVectorStore, no_exec
     assert ids_of(await filtered.ainvoke("dog")) == ["d", "f"]
 
 
+async def test_a_retriever_whose_search_type_changes_keeps_working(
+    duplicates: ScintireteVectorStore, no_executor: None
+) -> None:
+    store = duplicates
+    retriever = store.as_retriever(
+        search_type="mmr", search_kwargs={"k": 2, "fetch_k": 6, "lambda_mult": 0.3, "score_threshold": 0.1}
+    )
+    assert len(retriever.invoke("cat")) == 2
+    for search_type in ("similarity", "similarity_score_threshold"):
+        retriever.search_type = search_type  # search_kwargs stay those of mmr
+        assert [doc.page_content for doc in retriever.invoke("cat")] == ["cat", "cat"]
+        assert [doc.page_content for doc in await retriever.ainvoke("cat")] == ["cat", "cat"]
+    # Keys that no search type takes are still refused.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*fetchk"):
+        store.similarity_search("cat", fetchk=3)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*top_k"):
+        await store.amax_marginal_relevance_search("cat", top_k=3)
+
+
 async def test_retriever_in_an_lcel_chain(store: ScintireteVectorStore, no_executor: None) -> None:
     add_pets(store)
     retriever = store.as_retriever(search_kwargs={"k": 2, "filter": {"lang": "en"}})
