@@ -524,14 +524,10 @@ class _BaseClient:
             collection_name=_check_name("collection", name),
         )
         matrix = as_matrix(vectors)
-        known = self._dimensions.get((db, name))
-        if known and matrix.shape[1] != known:
-            raise InvalidArgumentError(
-                f"vector[0] has dimension {matrix.shape[1]}, but collection {name!r} in database {db!r} "
-                f"has dimension {known}"
-            )
         if metadata is not None and len(metadata) != matrix.shape[0]:
             raise InvalidArgumentError(f"got {matrix.shape[0]} vectors but {len(metadata)} metadata entries")
+        if (db, name) in self._dimensions:  # else the server checks the dimension itself
+            yield from self._checked_dimension_plan(db, name, matrix.shape[1], "vector[0]", timeout)
         encoded = [
             _vector_bytes(row, metadata[i] if metadata is not None else None) for i, row in enumerate(matrix)
         ]
@@ -566,16 +562,22 @@ class _BaseClient:
         if dimension > 0:
             self._dimensions[(db, name)] = dimension
 
-    def _checked_dimension_plan(self, db: str, name: str, query: np.ndarray, timeout: Timeout) -> Plan[None]:
-        """Refuse a query of the wrong dimension: the server would answer +Infinity distances."""
-        known = self._dimensions.get((db, name))
-        if known == query.shape[0]:
+    def _checked_dimension_plan(
+        self, db: str, name: str, dimension: int, what: str, timeout: Timeout
+    ) -> Plan[None]:
+        """Refuse vectors of another dimension than the collection's.
+
+        The remembered dimension only saves a call: when it disagrees, the server is asked, since
+        another client may have dropped and recreated the collection with another dimension.
+        """
+        if self._dimensions.get((db, name)) == dimension:
             return
-        info = yield from self._get_collection_info_plan(db, name, timeout)  # refresh: it may be new
-        if info.dimension and info.dimension != query.shape[0]:
+        self._dimensions.pop((db, name), None)
+        info = yield from self._get_collection_info_plan(db, name, timeout)
+        if info.dimension and info.dimension != dimension:
             raise InvalidArgumentError(
-                f"query vector has dimension {query.shape[0]}, but collection {name!r} in database "
-                f"{db!r} has dimension {info.dimension}"
+                f"{what} has dimension {dimension}, but collection {name!r} in database {db!r} "
+                f"has dimension {info.dimension}"
             )
 
     def _search_request(
@@ -607,7 +609,8 @@ class _BaseClient:
     ) -> Plan[pb.SearchResponse]:
         query = as_vector(vector)
         request = self._search_request(db, name, query, top_k, ef_search, include_vector)
-        yield from self._checked_dimension_plan(db, name, query, timeout)
+        # A query of another dimension is no error to the server: it answers +Infinity distances.
+        yield from self._checked_dimension_plan(db, name, query.shape[0], "query vector", timeout)
         response: pb.SearchResponse = yield Call("Search", request, timeout)
         return response
 
@@ -769,39 +772,47 @@ class ScintireteClient(_BaseClient):
         return self._stub
 
     def _call(self, call: Call) -> Any:
+        return self._call_until(call, self._deadline(call.timeout))
+
+    def _call_until(self, call: Call, deadline: float | None, failed: ScintireteError | None = None) -> Any:
+        """Make ``call`` until it succeeds or the retry policy gives up, all before one ``deadline``.
+
+        ``failed``: the error a first attempt made elsewhere ended with; it counts as an attempt.
+        """
         method = getattr(self._get_stub(), call.rpc)
-        deadline = self._deadline(call.timeout)
         delays = self.retry.delays()
         while True:
+            if failed is not None:
+                time.sleep(self._retry_delay(call.rpc, failed, delays, deadline))
             try:
                 with map_rpc_errors(call.rpc):
                     return method(
                         call.request, timeout=self._attempt_timeout(deadline, call.timeout, self.timeout)
                     )
             except ScintireteError as exc:
-                time.sleep(self._retry_delay(call.rpc, exc, delays, deadline))
+                failed = exc
 
     def _call_concurrently(self, calls: list[Call]) -> list[Any]:
-        """Start every call at once; each result is a response or the error it ended with."""
+        """Start every call at once; each result is a response or the error it ended with.
+
+        A call that fails is retried in turn, within the deadline its first attempt had.
+        """
         stub = self._get_stub()
+        deadlines = [self._deadline(call.timeout) for call in calls]
         started = [
             getattr(stub, call.rpc).future(
-                call.request,
-                timeout=self._attempt_timeout(self._deadline(call.timeout), call.timeout, self.timeout),
+                call.request, timeout=self._attempt_timeout(deadline, call.timeout, self.timeout)
             )
-            for call in calls
+            for call, deadline in zip(calls, deadlines, strict=True)
         ]
         results: list[Any] = []
-        for call, future in zip(calls, started, strict=True):
+        for call, deadline, future in zip(calls, deadlines, started, strict=True):
             try:
                 with map_rpc_errors(call.rpc):
                     results.append(future.result())
             except ScintireteError as exc:
-                if not self.retry.should_retry(call.rpc, exc):
-                    results.append(exc)
-                    continue
                 try:
-                    results.append(self._call(call))  # the usual retry loop
+                    results.append(self._call_until(call, deadline, exc))
                 except ScintireteError as final:
                     results.append(final)
         return results
@@ -1091,17 +1102,24 @@ class AsyncScintireteClient(_BaseClient):
         return grpc.aio.insecure_channel(self.address, options, compression)
 
     async def _call(self, call: Call) -> Any:
+        return await self._call_until(call, self._deadline(call.timeout))
+
+    async def _call_until(
+        self, call: Call, deadline: float | None, failed: ScintireteError | None = None
+    ) -> Any:
+        """Make ``call`` until it succeeds or the retry policy gives up, all before one ``deadline``."""
         method = getattr(await self._channels.stub(), call.rpc)
-        deadline = self._deadline(call.timeout)
         delays = self.retry.delays()
         while True:
+            if failed is not None:
+                await asyncio.sleep(self._retry_delay(call.rpc, failed, delays, deadline))
             try:
                 with map_rpc_errors(call.rpc):
                     return await method(
                         call.request, timeout=self._attempt_timeout(deadline, call.timeout, self.timeout)
                     )
             except ScintireteError as exc:
-                await asyncio.sleep(self._retry_delay(call.rpc, exc, delays, deadline))
+                failed = exc
 
     async def _call_concurrently(self, calls: list[Call]) -> list[Any]:
         """Await every call at once; each result is a response or the error it ended with."""

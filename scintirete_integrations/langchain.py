@@ -98,6 +98,18 @@ def _reject_extra(method: str, kwargs: Mapping[str, Any], supported: str) -> Non
         raise TypeError(f"{method}() got unexpected keyword argument(s) {names}; supported: {supported}")
 
 
+#: What the retriever's search types pass on (similarity, mmr, similarity_score_threshold). A
+#: retriever whose search_type was changed keeps its search_kwargs, so every search method
+#: accepts these and ignores the ones it has no use for, as peer stores do.
+_SEARCH_TYPE_KEYS = frozenset({"k", "filter", "fetch_k", "lambda_mult", "score_threshold"})
+
+
+def _reject_extra_search(method: str, kwargs: Mapping[str, Any], supported: str) -> None:
+    _reject_extra(
+        method, {key: value for key, value in kwargs.items() if key not in _SEARCH_TYPE_KEYS}, supported
+    )
+
+
 def _records(
     texts: Iterable[str],
     metadatas: Iterable[Mapping[str, Any] | None] | None,
@@ -249,8 +261,11 @@ class ScintireteVectorStore(VectorStore):
 
     Connection: pass ``address``/``password``, or ready ``client``/``async_client``; with neither
     (and no ``$SCINTIRETE_ADDRESS``) the store runs on an embedded Scintirete Lite server, in memory or
-    persisted at ``data_dir``. The collection is created on the first write with ``metric``, ``m`` and
-    ``ef_construction``; nothing is sent before the first call.
+    persisted at ``data_dir``. ``timeout`` bounds each call of the store (seconds, None for no
+    deadline); ``client_options`` (``tls``, ``compression``, ``max_message_bytes``, ``retry``, ...) go
+    to the clients it builds. The LlamaIndex store takes the same connection arguments. The
+    collection is created on the first write with ``metric``, ``m`` and ``ef_construction``; nothing
+    is sent before the first call.
 
     Embeddings: with ``embedding=None`` the server embeds texts and queries with its configured
     embedding model (the ``EmbedText`` RPC; ``embedding_model`` picks one, else the server default),
@@ -283,6 +298,7 @@ class ScintireteVectorStore(VectorStore):
         timeout: Timeout = USE_CLIENT_DEFAULT,
         auto_compact: bool = True,
         embedding_model: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if embedding is not None and not isinstance(embedding, Embeddings):
             raise InvalidArgumentError(
@@ -290,7 +306,12 @@ class ScintireteVectorStore(VectorStore):
                 f"got {type(embedding).__name__}"
             )
         sync_client, aio_client = resolve_clients(
-            address=address, password=password, data_dir=data_dir, client=client, async_client=async_client
+            address=address,
+            password=password,
+            data_dir=data_dir,
+            client=client,
+            async_client=async_client,
+            **dict(client_options or {}),
         )
         self._collection = DocumentCollection(
             collection_name,
@@ -515,14 +536,14 @@ class ScintireteVectorStore(VectorStore):
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """The ``k`` documents nearest to ``query`` that pass ``filter``, closest first."""
-        _reject_extra("similarity_search", kwargs, "k, filter")
+        _reject_extra_search("similarity_search", kwargs, "k, filter")
         return [_to_document(hit.record) for hit in self._search_query(query, k, filter)]
 
     async def asimilarity_search(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search`."""
-        _reject_extra("asimilarity_search", kwargs, "k, filter")
+        _reject_extra_search("asimilarity_search", kwargs, "k, filter")
         return [_to_document(hit.record) for hit in await self._asearch_query(query, k, filter)]
 
     def similarity_search_with_score(
@@ -532,28 +553,28 @@ class ScintireteVectorStore(VectorStore):
 
         For relevance scores in [0, 1] (higher is closer) use :meth:`similarity_search_with_relevance_scores`.
         """
-        _reject_extra("similarity_search_with_score", kwargs, "k, filter")
+        _reject_extra_search("similarity_search_with_score", kwargs, "k, filter")
         return _scored_documents(self._search_query(query, k, filter))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score` (distances, lower is closer)."""
-        _reject_extra("asimilarity_search_with_score", kwargs, "k, filter")
+        _reject_extra_search("asimilarity_search_with_score", kwargs, "k, filter")
         return _scored_documents(await self._asearch_query(query, k, filter))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """The ``k`` documents nearest to the vector ``embedding`` that pass ``filter``, closest first."""
-        _reject_extra("similarity_search_by_vector", kwargs, "k, filter")
+        _reject_extra_search("similarity_search_by_vector", kwargs, "k, filter")
         return [_to_document(hit.record) for hit in self._search_vector(embedding, k, filter)]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search_by_vector`."""
-        _reject_extra("asimilarity_search_by_vector", kwargs, "k, filter")
+        _reject_extra_search("asimilarity_search_by_vector", kwargs, "k, filter")
         return [_to_document(hit.record) for hit in await self._asearch_vector(embedding, k, filter)]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
@@ -576,7 +597,9 @@ class ScintireteVectorStore(VectorStore):
 
         ``lambda_mult`` 1 is pure relevance, 0 pure diversity; the selection is the document layer's.
         """
-        _reject_extra("max_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter")
+        _reject_extra_search(
+            "max_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter"
+        )
         where, predicate = _split_filter(filter)
         if predicate is None:
             hits = self._collection.mmr(embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=where)
@@ -595,7 +618,9 @@ class ScintireteVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search_by_vector`."""
-        _reject_extra("amax_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter")
+        _reject_extra_search(
+            "amax_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter"
+        )
         where, predicate = _split_filter(filter)
         if predicate is None:
             hits = await self._async_collection.mmr(
@@ -618,7 +643,7 @@ class ScintireteVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """``k`` diverse documents for ``query``; see :meth:`max_marginal_relevance_search_by_vector`."""
-        _reject_extra("max_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        _reject_extra_search("max_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
         _split_filter(filter)  # a bad filter fails before any embedding is paid for
         vector = self.embeddings.embed_query(query)
         return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
@@ -633,7 +658,7 @@ class ScintireteVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
-        _reject_extra("amax_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        _reject_extra_search("amax_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
         _split_filter(filter)
         vector = await self.embeddings.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
@@ -719,7 +744,7 @@ class ScintireteVectorStore(VectorStore):
             store = ScintireteVectorStore.from_existing_collection("notes", embeddings, address="db:9090")
         """
         connection = {key: kwargs.pop(key) for key in _CONNECTION_KEYS if key in kwargs}
-        client, async_client = resolve_clients(**connection)
+        client, async_client = resolve_clients(**connection, **dict(kwargs.pop("client_options", None) or {}))
         db = kwargs.get("db_name", "default")
         try:
             info = client.get_collection_info(
@@ -743,7 +768,7 @@ class ScintireteVectorStore(VectorStore):
     ) -> Self:
         """Async :meth:`from_existing_collection`."""
         connection = {key: kwargs.pop(key) for key in _CONNECTION_KEYS if key in kwargs}
-        client, async_client = resolve_clients(**connection)
+        client, async_client = resolve_clients(**connection, **dict(kwargs.pop("client_options", None) or {}))
         db = kwargs.get("db_name", "default")
         try:
             info = await async_client.get_collection_info(
@@ -791,6 +816,7 @@ class ScintireteEmbeddings(Embeddings):
         data_dir: str | os.PathLike[str] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
         timeout: Timeout = USE_CLIENT_DEFAULT,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if model is not None and (not isinstance(model, str) or not model):
             raise InvalidArgumentError(f"model must be a non-empty string or None, got {model!r}")
@@ -798,7 +824,12 @@ class ScintireteEmbeddings(Embeddings):
         self.batch_size = _check_batch_size(batch_size)
         self.timeout = timeout
         self._client, self._async_client = resolve_clients(
-            address=address, password=password, data_dir=data_dir, client=client, async_client=async_client
+            address=address,
+            password=password,
+            data_dir=data_dir,
+            client=client,
+            async_client=async_client,
+            **dict(client_options or {}),
         )
 
     def __repr__(self) -> str:

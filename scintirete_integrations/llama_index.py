@@ -48,7 +48,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from .client import AsyncScintireteClient, ScintireteClient
+from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from .documents import AsyncDocumentCollection, DocumentCollection, Record, ScoredRecord, resolve_clients
 from .errors import InvalidArgumentError
 from .models import Metric
@@ -285,8 +285,10 @@ class ScintireteVectorStore(BasePydanticVectorStore):
     Connection: ``client``/``async_client``, else ``address``/``password``, else
     ``$SCINTIRETE_ADDRESS``, else an embedded Scintirete Lite server (in memory, or persisted at
     ``data_dir``), all resolved by :func:`scintirete_integrations.documents.resolve_clients`;
-    ``client_options`` (``timeout``, ``tls``, ...) go to the clients it builds. The collection is
-    created on the first write, with ``metric`` and the HNSW ``m``/``ef_construction``.
+    ``timeout`` bounds each call of the store (seconds, None for no deadline); ``client_options``
+    (``tls``, ``compression``, ``max_message_bytes``, ``retry``, ...) go to the clients it builds, as
+    in the LangChain store. The collection is created on the first write, with ``metric`` and the
+    HNSW ``m``/``ef_construction``.
 
     Queries: modes ``default`` and ``mmr`` (``mmr_threshold``, from the query or the
     ``vector_store_kwargs`` of a retriever, is the relevance weight lambda, default 0.5; candidates
@@ -327,6 +329,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         m: int | None = None,
         ef_construction: int | None = None,
         auto_compact: bool = True,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
         sync_client, aio_client = resolve_clients(
@@ -345,6 +348,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
             m=m,
             ef_construction=ef_construction,
             auto_compact=auto_compact,
+            timeout=timeout,
         )
         super().__init__(  # type: ignore[call-arg]  # pydantic fields, unseen by mypy's synthesized __init__
             collection_name=collection_name, db_name=db_name, metric=collection.metric.value
@@ -534,6 +538,7 @@ class ScintireteEmbedding(BaseEmbedding):
 
     _client: ScintireteClient = PrivateAttr()
     _aclient: AsyncScintireteClient = PrivateAttr()
+    _timeout: Timeout = PrivateAttr()
 
     def __init__(
         self,
@@ -545,6 +550,7 @@ class ScintireteEmbedding(BaseEmbedding):
         client: ScintireteClient | None = None,
         async_client: AsyncScintireteClient | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -559,6 +565,7 @@ class ScintireteEmbedding(BaseEmbedding):
         super().__init__(model_name=model_name, embed_batch_size=embed_batch_size, **kwargs)
         self._client = sync_client
         self._aclient = aio_client
+        self._timeout = timeout
 
     @classmethod
     def class_name(cls) -> str:
@@ -575,10 +582,10 @@ class ScintireteEmbedding(BaseEmbedding):
         return self._aclient
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._client.embed_text(texts, model=self.model_name or None)
+        return self._client.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self._aclient.embed_text(texts, model=self.model_name or None)
+        return await self._aclient.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]

@@ -147,6 +147,21 @@ async def test_client_side_validation_happens_before_sending(client: AsyncScinti
     assert (await client.get_collection_info(db, "c")).vector_count == 1
 
 
+async def test_a_collection_recreated_by_another_client_with_another_dimension_takes_inserts(
+    client: AsyncScintireteClient, db: str, address: str, password: str
+) -> None:
+    await client.create_collection(db, "c", "l2")
+    await client.insert_vectors(db, "c", [[1.0, 2.0, 3.0, 4.0]])  # remembers dimension 4
+    async with AsyncScintireteClient(address, password=password) as other:
+        await other.drop_collection(db, "c")
+        await other.create_collection(db, "c", "l2")
+        await other.insert_vectors(db, "c", [[1.0, 2.0, 3.0]])
+    assert await client.insert_vectors(db, "c", [[3.0, 2.0, 1.0]]) == [2]
+    assert [hit.id for hit in await client.search(db, "c", [3.0, 2.0, 1.0], top_k=1)] == [2]
+    with pytest.raises(InvalidArgumentError, match="vector\\[0\\] has dimension 4, but collection 'c'"):
+        await client.insert_vectors(db, "c", [[1.0, 2.0, 3.0, 4.0]])
+
+
 async def test_concurrent_calls_share_one_channel(client: AsyncScintireteClient, db: str) -> None:
     await client.create_collection(db, "c", "l2")
     await client.insert_vectors(db, "c", np.random.default_rng(4).random((50, 8)))

@@ -167,6 +167,21 @@ def test_server_side_dimension_error_passes_through(
         fresh.insert_vectors(db, "c", [[1.0, 2.0, 3.0]])
 
 
+def test_a_collection_recreated_by_another_client_with_another_dimension_takes_inserts(
+    client: ScintireteClient, db: str, address: str, password: str
+) -> None:
+    client.create_collection(db, "c", "l2")
+    client.insert_vectors(db, "c", [[1.0, 2.0, 3.0, 4.0]])  # remembers dimension 4
+    with ScintireteClient(address, password=password) as other:
+        other.drop_collection(db, "c")
+        other.create_collection(db, "c", "l2")
+        other.insert_vectors(db, "c", [[1.0, 2.0, 3.0]])
+    assert client.insert_vectors(db, "c", [[3.0, 2.0, 1.0]]) == [2]
+    assert [hit.id for hit in client.search(db, "c", [3.0, 2.0, 1.0], top_k=1)] == [2]
+    with pytest.raises(InvalidArgumentError, match="vector\\[0\\] has dimension 4, but collection 'c'"):
+        client.insert_vectors(db, "c", [[1.0, 2.0, 3.0, 4.0]])
+
+
 def test_large_inserts_are_split_and_keep_order(address: str, password: str, db: str) -> None:
     with ScintireteClient(address, password=password, max_message_bytes=64 * 1024) as small:
         small.create_collection(db, "c", "l2")

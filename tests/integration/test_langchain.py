@@ -445,6 +445,25 @@ async def test_retriever_search_types(duplicates: ScintireteVectorStore, no_exec
     assert ids_of(await filtered.ainvoke("dog")) == ["d", "f"]
 
 
+async def test_a_retriever_whose_search_type_changes_keeps_working(
+    duplicates: ScintireteVectorStore, no_executor: None
+) -> None:
+    store = duplicates
+    retriever = store.as_retriever(
+        search_type="mmr", search_kwargs={"k": 2, "fetch_k": 6, "lambda_mult": 0.3, "score_threshold": 0.1}
+    )
+    assert len(retriever.invoke("cat")) == 2
+    for search_type in ("similarity", "similarity_score_threshold"):
+        retriever.search_type = search_type  # search_kwargs stay those of mmr
+        assert [doc.page_content for doc in retriever.invoke("cat")] == ["cat", "cat"]
+        assert [doc.page_content for doc in await retriever.ainvoke("cat")] == ["cat", "cat"]
+    # Keys that no search type takes are still refused.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*fetchk"):
+        store.similarity_search("cat", fetchk=3)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*top_k"):
+        await store.amax_marginal_relevance_search("cat", top_k=3)
+
+
 async def test_retriever_in_an_lcel_chain(store: ScintireteVectorStore, no_executor: None) -> None:
     add_pets(store)
     retriever = store.as_retriever(search_kwargs={"k": 2, "filter": {"lang": "en"}})
@@ -568,6 +587,24 @@ def test_accessors_and_repr(store: ScintireteVectorStore) -> None:
         "embedding=KeywordEmbeddings)"
     )
     assert "password" not in repr(other)
+
+
+def test_connection_settings_are_those_of_the_llama_index_store(conn: Connection) -> None:
+    options = {"max_message_bytes": 1 << 20, "timeout": 3.0}
+    store = ScintireteVectorStore(KeywordEmbeddings(), **conn.kwargs(), timeout=2.5, client_options=options)
+    assert store.collection.timeout == store.async_collection.timeout == 2.5
+    assert (store.collection.client.max_message_bytes, store.async_collection.client.timeout) == (
+        1 << 20,
+        3.0,
+    )
+    embeddings = ScintireteEmbeddings(**conn.kwargs(), timeout=2.5, client_options=options)
+    assert embeddings.timeout == 2.5
+    store.add_texts(["cat"])
+    opened = ScintireteVectorStore.from_existing_collection(
+        store.collection.name, KeywordEmbeddings(), **conn.kwargs(), client_options=options
+    )
+    assert opened.collection.client.max_message_bytes == 1 << 20
+    store.delete_collection()
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -329,6 +329,11 @@ def test_store_attributes(store: ScintireteVectorStore) -> None:
         "tuned", DB, metric="l2", address=store.client.address, client_options={"timeout": 3.0}
     )
     assert (tuned.metric, tuned.client.timeout, tuned.aclient.timeout) == ("l2", 3.0, 3.0)
+    # The same connection settings as the LangChain store: timeout= bounds the store's calls.
+    timed = ScintireteVectorStore("timed", DB, address=store.client.address, timeout=2.5)
+    assert timed.collection.timeout == timed.async_collection.timeout == 2.5
+    embed = ScintireteEmbedding(address=store.client.address, timeout=2.5, client_options={"timeout": 3.0})
+    assert (embed._timeout, embed.client.timeout) == (2.5, 3.0)
     with pytest.raises(InvalidArgumentError, match="not both"):
         ScintireteVectorStore(address="localhost:1", client=store.client)
 
