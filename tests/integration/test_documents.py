@@ -552,7 +552,7 @@ def test_one_collection_object_is_safe_across_threads(client: ScintireteClient) 
                 docs.search(records[0].vector, k=5, filter={"i": {"$lt": 50}})
                 docs.search(records[1].vector, k=5)
                 docs.count()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     def write() -> None:
@@ -560,15 +560,21 @@ def test_one_collection_object_is_safe_across_threads(client: ScintireteClient) 
             version = 0
             while time.monotonic() < stop:
                 version += 1
-                docs.upsert([Record(r.id, f"v{version}", r.vector, {"i": r.metadata["i"]}) for r in records[:50]])
+                docs.upsert(
+                    [Record(r.id, f"v{version}", r.vector, {"i": r.metadata["i"]}) for r in records[:50]]
+                )
                 docs.delete([f"r{3000 - version}"])
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        threads = [threading.Thread(target=read), threading.Thread(target=read), threading.Thread(target=write)]
+        threads = [
+            threading.Thread(target=read),
+            threading.Thread(target=read),
+            threading.Thread(target=write),
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
