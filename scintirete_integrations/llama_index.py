@@ -49,7 +49,14 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
-from .documents import AsyncDocumentCollection, DocumentCollection, Record, ScoredRecord, resolve_clients
+from .documents import (
+    AsyncDocumentCollection,
+    DocumentCollection,
+    Record,
+    ScoredRecord,
+    check_metadata,
+    resolve_clients,
+)
 from .errors import InvalidArgumentError
 from .models import Metric
 
@@ -77,6 +84,7 @@ def node_to_record(node: BaseNode) -> Record:
             f"node {node.node_id!r} has no embedding; embed nodes before adding them "
             "(VectorStoreIndex and an IngestionPipeline with an embedding model do this)"
         )
+    check_metadata(node.metadata)  # the layer's rule (no datetime, sets, ...), before LlamaIndex stringifies
     return Record(
         id=node.node_id,
         text=node.get_content(metadata_mode=MetadataMode.NONE),

@@ -281,7 +281,8 @@ LLAMA_INDEX_CASES: list[Case] = [
     ("no embedding", lambda e: e.li.add([node("ok", Q), node("w", None)]), InvalidArgumentError, "has no embedding"),
     ("empty embedding", lambda e: e.li.add([node("w", [])]), InvalidArgumentError, "empty"),
     ("text above the message limit", lambda e: LlamaIndexStore("li", DB, client=e.small).add([node("w", Q, BIG)]), InvalidArgumentError, "message limit"),
-    ("metadata not serializable", lambda e: e.li.add([node("w", Q, o=object())]), ValueError, "Unable to serialize unknown type"),
+    ("metadata not serializable", lambda e: e.li.add([node("w", Q, o=object())]), InvalidArgumentError, "cannot hold"),
+    ("metadata datetime", lambda e: e.li.add([node("w", Q, when=datetime.datetime(2024, 1, 1))]), InvalidArgumentError, "isoformat"),
     ("reserved metadata key", lambda e: e.li.add([node("w", Q, _sci_g="x")]), InvalidArgumentError, "reserved prefix"),
     ("filter: text match on a number", lambda e: e.li.query(query(filters=filters(MetadataFilter(key="year", value=1, operator=FilterOperator.TEXT_MATCH)))), InvalidArgumentError, "needs a string value"),
     ("filter: $in operand not a list", lambda e: e.li.get_nodes(filters=filters(MetadataFilter(key="year", value=2024, operator=FilterOperator.IN))), InvalidArgumentError, r"\$in"),
@@ -336,13 +337,14 @@ def test_empty_text_is_a_valid_document_when_the_caller_embeds(env: Env) -> None
     env.lc.delete(["lc-empty"])
 
 
-def test_llama_index_serializes_metadata_before_the_layer_sees_it(env: Env) -> None:
-    """LlamaIndex's own node_to_metadata_dict turns these into JSON (documented LlamaIndex behaviour)."""
-    when = datetime.time(1, 2)
-    env.li.add([node("conv", [0.0, 1.0, 0.0, 0.0], when=when, raw=b"xy", nan=NAN)])
-    [stored] = env.li.get_nodes(["conv"])
-    assert stored.metadata == {"when": "01:02:00", "raw": "xy", "nan": None}
-    env.li.delete_nodes(["conv"])
+def test_both_stores_refuse_the_same_metadata(env: Env) -> None:
+    """One rule, the document layer's: LlamaIndex's node_to_metadata_dict would stringify these silently."""
+    for value, hint in ((datetime.time(1, 2), "isoformat"), (b"xy", "decode"), (NAN, "NaN")):
+        with pytest.raises(InvalidArgumentError, match=hint):
+            env.li.add([node("conv", [0.0, 1.0, 0.0, 0.0], v=value)])
+        with pytest.raises(InvalidArgumentError, match=hint):
+            env.lc.add_texts(["conv"], [{"v": value}])
+    assert env.li.get_nodes(["conv"]) == []
 
 
 def test_duplicate_ids_in_one_delete_are_counted_once(env: Env) -> None:
