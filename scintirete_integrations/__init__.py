@@ -26,6 +26,7 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RequestTooLargeError,
     ScintireteError,
     UnavailableError,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "Record",
+    "RequestTooLargeError",
     "RetryPolicy",
     "SaveResult",
     "ScintireteClient",

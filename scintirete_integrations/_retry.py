@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from .errors import ScintireteError
+from .errors import RequestTooLargeError, ScintireteError
 
 __all__ = ["NON_IDEMPOTENT_RPCS", "RetryPolicy"]
 
@@ -38,7 +38,9 @@ def _request_not_applied(exc: ScintireteError) -> bool:
 
 def _too_large(exc: ScintireteError) -> bool:
     """A message-size refusal: it will not pass next time either, whatever the RPC."""
-    return exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in exc.details.lower()
+    return isinstance(exc, RequestTooLargeError) or (
+        exc.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in exc.details.lower()
+    )
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,37 @@ def _batch_insert_requests(
     return requests
 
 
+#: gRPC target URIs (unix sockets, explicit resolvers) go to grpc as they are.
+_GRPC_TARGET_SCHEMES = ("unix:", "unix-abstract:", "dns:", "ipv4:", "ipv6:", "vsock:")
+_URL_SCHEMES = {"http://": False, "https://": True, "grpc://": False, "grpcs://": True}
+
+
+def _check_address(address: str) -> str:
+    """``address`` if it is ``host:port`` (or a gRPC target URI), else an error that says the fix.
+
+    Without a port grpc would silently dial 443; a URL scheme would be taken for a host name.
+    """
+    if not isinstance(address, str) or not address.strip():
+        raise InvalidArgumentError(f"address must be 'host:port', e.g. 'localhost:9090', got {address!r}")
+    lowered = address.lower()
+    for scheme, tls in _URL_SCHEMES.items():
+        if lowered.startswith(scheme):
+            bare = address[len(scheme) :].rstrip("/")
+            fix = f"address={bare!r}" + (", tls=True" if tls else "")
+            raise InvalidArgumentError(
+                f"address {address!r} is a URL, but gRPC takes 'host:port' without a scheme; pass {fix}"
+            )
+    if lowered.startswith(_GRPC_TARGET_SCHEMES):
+        return address
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or (host.startswith("[") and not host.endswith("]")):
+        raise InvalidArgumentError(
+            f"address {address!r} has no port; pass 'host:port', e.g. '{address.rstrip(':')}:9090' "
+            "(9090 is Scintirete's gRPC port; 8080 is its HTTP API, which this client does not speak)"
+        )
+    return address
+
+
 def _read_pem(value: bytes | str | os.PathLike[str] | None) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
@@ -273,8 +304,7 @@ class _BaseClient:
         retry: RetryPolicy | None = None,
         channel_options: Sequence[tuple[str, Any]] | None = None,
     ) -> None:
-        if not isinstance(address, str) or not address:
-            raise InvalidArgumentError(f"address must be 'host:port', got {address!r}")
+        address = _check_address(address)
         if compression not in (None, "gzip"):
             raise InvalidArgumentError(f"compression must be None or 'gzip', got {compression!r}")
         if timeout is not None and timeout <= 0:

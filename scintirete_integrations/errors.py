@@ -9,6 +9,7 @@ Every failure of a call reaches the user as one of these; a raw
     ├── NotFoundError               NOT_FOUND: unknown database or collection
     ├── AlreadyExistsError          ALREADY_EXISTS
     ├── InvalidArgumentError        INVALID_ARGUMENT, and client-side validation (also a ValueError)
+    │   └── RequestTooLargeError    RESOURCE_EXHAUSTED "received message larger than max" (never retried)
     ├── RateLimitedError            RESOURCE_EXHAUSTED (retried)
     ├── UnavailableError            UNAVAILABLE: server down or unreachable (retried when safe)
     ├── DeadlineExceededError       DEADLINE_EXCEEDED (also a TimeoutError)
@@ -34,10 +35,12 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RequestTooLargeError",
     "ScintireteError",
     "UnavailableError",
     "code_for",
     "error_for",
+    "explain_embedding_failure",
     "map_rpc_errors",
 ]
 
@@ -91,6 +94,20 @@ class InvalidArgumentError(ScintireteError, ValueError):
     default_code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class RequestTooLargeError(InvalidArgumentError):
+    """The server refused a request over its message size limit (4 MiB on a default server).
+
+    The same request fails the same way every time, so it is never retried: the fix is a lower
+    ``max_message_bytes`` on the client (which splits inserts and deletes under it) or smaller calls.
+    """
+
+    default_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def _too_large(code: grpc.StatusCode, message: str) -> bool:
+    return code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in message.lower()
+
+
 class RateLimitedError(ScintireteError):
     """The server is rate limiting; the client retries these with backoff."""
 
@@ -137,6 +154,13 @@ _CLASS_FOR_CODE: dict[grpc.StatusCode, type[ScintireteError]] = {
 
 def error_for(code: grpc.StatusCode, message: str, rpc: str | None = None) -> ScintireteError:
     """Build the exception that stands for ``code``."""
+    if _too_large(code, message):
+        return RequestTooLargeError(
+            f"{message}: the request is larger than the server accepts; lower the client's "
+            "max_message_bytes (requests are split under it) or send less per call",
+            code=code,
+            rpc=rpc,
+        )
     cls = _CLASS_FOR_CODE.get(code, InternalError)
     return cls(message, code=code, rpc=rpc)
 
@@ -171,3 +195,20 @@ def map_rpc_errors(rpc: str) -> Iterator[None]:
         yield
     except grpc.RpcError as exc:
         raise error_for(_rpc_error_code(exc), _rpc_error_details(exc), rpc) from exc
+
+
+@contextmanager
+def explain_embedding_failure(fix: str) -> Iterator[None]:
+    """Add ``fix`` to a server's failure to embed ("failed to get embeddings", INTERNAL).
+
+    The server answers so when no embedding model is configured, or its provider fails; the
+    adapters say how to embed on the client instead.
+    """
+    try:
+        yield
+    except InternalError as exc:
+        if "failed to get embeddings" not in exc.details:
+            raise
+        explained = InternalError(f"{exc.details}; {fix}", code=exc.code, rpc=exc.rpc)
+        explained.inserted_ids = exc.inserted_ids
+        raise explained from exc

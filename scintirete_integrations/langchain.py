@@ -54,7 +54,7 @@ from .documents import (
     relevance_score,
     resolve_clients,
 )
-from .errors import InvalidArgumentError, NotFoundError
+from .errors import InvalidArgumentError, NotFoundError, explain_embedding_failure
 from .filters import Filter
 from .models import CollectionInfo, Metric
 
@@ -64,6 +64,13 @@ __all__ = ["ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStor
 DocumentFilter: TypeAlias = Filter | Callable[[Document], bool]
 
 _DEFAULT_BATCH_SIZE = 256
+# Added to the server's "failed to get embeddings" when the store or ScintireteEmbeddings asked it to embed.
+_PASS_EMBEDDINGS = (
+    "a store given no embedding (and ScintireteEmbeddings) embed on the server: pass a LangChain "
+    "Embeddings object, e.g. ScintireteVectorStore(OpenAIEmbeddings(), ...), or configure an "
+    "embedding model on the server"
+)
+
 # Connection arguments of the constructor, resolved together by documents.resolve_clients.
 _CONNECTION_KEYS = ("address", "password", "data_dir", "client", "async_client")
 
@@ -381,7 +388,8 @@ class ScintireteVectorStore(VectorStore):
         records = _records(texts, metadatas, ids, batch_size)
         for batch in _batches(records, batch_size):
             if self._server_embeds:
-                self._collection.upsert_texts(batch, model=self._embedding_model, batch_size=batch_size)
+                with explain_embedding_failure(_PASS_EMBEDDINGS):
+                    self._collection.upsert_texts(batch, model=self._embedding_model, batch_size=batch_size)
             else:
                 vectors = self._embeddings.embed_documents([record.text for record in batch])
                 self._collection.upsert(_with_vectors(batch, vectors))
@@ -402,9 +410,10 @@ class ScintireteVectorStore(VectorStore):
         records = _records(texts, metadatas, ids, batch_size)
         for batch in _batches(records, batch_size):
             if self._server_embeds:
-                await self._async_collection.upsert_texts(
-                    batch, model=self._embedding_model, batch_size=batch_size
-                )
+                with explain_embedding_failure(_PASS_EMBEDDINGS):
+                    await self._async_collection.upsert_texts(
+                        batch, model=self._embedding_model, batch_size=batch_size
+                    )
             else:
                 vectors = await self._embeddings.aembed_documents([record.text for record in batch])
                 await self._async_collection.upsert(_with_vectors(batch, vectors))
@@ -521,15 +530,17 @@ class ScintireteVectorStore(VectorStore):
     def _search_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
         where, predicate = _split_filter(filter)  # a bad filter fails before any embedding is paid for
         if self._server_embeds and predicate is None:
-            return self._collection.search_text(query, k, filter=where, model=self._embedding_model)
+            with explain_embedding_failure(_PASS_EMBEDDINGS):
+                return self._collection.search_text(query, k, filter=where, model=self._embedding_model)
         return self._search_vector(self.embeddings.embed_query(query), k, filter)
 
     async def _asearch_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
         where, predicate = _split_filter(filter)
         if self._server_embeds and predicate is None:
-            return await self._async_collection.search_text(
-                query, k, filter=where, model=self._embedding_model
-            )
+            with explain_embedding_failure(_PASS_EMBEDDINGS):
+                return await self._async_collection.search_text(
+                    query, k, filter=where, model=self._embedding_model
+                )
         return await self._asearch_vector(await self.embeddings.aembed_query(query), k, filter)
 
     def similarity_search(
@@ -847,23 +858,27 @@ class ScintireteEmbeddings(Embeddings):
         """One vector per text, in order (an empty list gives an empty list)."""
         vectors: list[list[float]] = []
         for chunk in self._chunks(texts):
-            vectors += self._client.embed_text(chunk, model=self.model, timeout=self.timeout)
+            with explain_embedding_failure(_PASS_EMBEDDINGS):
+                vectors += self._client.embed_text(chunk, model=self.model, timeout=self.timeout)
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of one text."""
-        return self._client.embed_text([text], model=self.model, timeout=self.timeout)[0]
+        with explain_embedding_failure(_PASS_EMBEDDINGS):
+            return self._client.embed_text([text], model=self.model, timeout=self.timeout)[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async :meth:`embed_documents`."""
         vectors: list[list[float]] = []
         for chunk in self._chunks(texts):
-            vectors += await self._async_client.embed_text(chunk, model=self.model, timeout=self.timeout)
+            with explain_embedding_failure(_PASS_EMBEDDINGS):
+                vectors += await self._async_client.embed_text(chunk, model=self.model, timeout=self.timeout)
         return vectors
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query`."""
-        return (await self._async_client.embed_text([text], model=self.model, timeout=self.timeout))[0]
+        with explain_embedding_failure(_PASS_EMBEDDINGS):
+            return (await self._async_client.embed_text([text], model=self.model, timeout=self.timeout))[0]
 
 
 # -- self-query --------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from .documents import (
     check_metadata,
     resolve_clients,
 )
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, explain_embedding_failure
 from .models import Metric
 
 __all__ = [
@@ -521,6 +521,13 @@ def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) 
 # -- the embedding model -----------------------------------------------------------------------------
 
 
+# Added to the server's "failed to get embeddings" when ScintireteEmbedding asked it to embed.
+_PASS_EMBED_MODEL = (
+    "ScintireteEmbedding embeds on the server: pass another embed_model to the index (or set "
+    "Settings.embed_model, e.g. OpenAIEmbedding()), or configure an embedding model on the server"
+)
+
+
 class ScintireteEmbedding(BaseEmbedding):
     """LlamaIndex embedding model computed by the Scintirete server (the EmbedText RPC).
 
@@ -590,10 +597,12 @@ class ScintireteEmbedding(BaseEmbedding):
         return self._aclient
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self._client.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
+        with explain_embedding_failure(_PASS_EMBED_MODEL):
+            return self._client.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self._aclient.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
+        with explain_embedding_failure(_PASS_EMBED_MODEL):
+            return await self._aclient.embed_text(texts, model=self.model_name or None, timeout=self._timeout)
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]

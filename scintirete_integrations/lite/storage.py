@@ -441,7 +441,12 @@ class Storage:
             raise StorageError(f"data directory {self.directory} is not usable: {_describe(exc)}") from exc
         if not _lock_file(fd):
             os.close(fd)
-            raise StorageError(f"data directory {self.directory} is in use by another process")
+            raise StorageError(
+                f"data directory {self.directory} is in use by another process (one process owns a "
+                f"data directory); to share it, run `scintirete-lite --data-dir {self.directory} "
+                "--password PW` once and connect every process with address='127.0.0.1:9090', "
+                "password='PW' instead of data_dir="
+            )
         return fd
 
     def _log_path(self, generation: int) -> Path:

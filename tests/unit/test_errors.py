@@ -60,3 +60,30 @@ def test_map_rpc_errors_chains_the_grpc_error() -> None:
 def test_all_public_names_exist() -> None:
     for name in errors.__all__:
         assert hasattr(errors, name)
+
+
+def test_a_request_over_the_servers_size_limit_names_max_message_bytes_and_is_never_retried() -> None:
+    from scintirete_integrations import RateLimitedError, RequestTooLargeError, RetryPolicy
+
+    message = "grpc: received message larger than max (5875731 vs. 4194304)"
+    exc = error_for(grpc.StatusCode.RESOURCE_EXHAUSTED, message, "InsertVectors")
+    assert isinstance(exc, RequestTooLargeError) and isinstance(exc, InvalidArgumentError)
+    assert not isinstance(exc, RateLimitedError)  # backing off would not help
+    assert message in str(exc) and "max_message_bytes" in str(exc)
+    assert code_for(exc) is grpc.StatusCode.RESOURCE_EXHAUSTED
+    for rpc in ("InsertVectors", "DeleteVectors", "Search"):
+        assert not RetryPolicy().should_retry(
+            rpc, error_for(grpc.StatusCode.RESOURCE_EXHAUSTED, message, rpc)
+        )
+    assert isinstance(error_for(grpc.StatusCode.RESOURCE_EXHAUSTED, "rate limited"), RateLimitedError)
+
+
+def test_explain_embedding_failure_adds_the_fix_only_to_embedding_failures() -> None:
+    with (
+        pytest.raises(InternalError, match="failed to get embeddings: down; pass one") as caught,
+        errors.explain_embedding_failure("pass one"),
+    ):
+        raise InternalError("failed to get embeddings: down", code=grpc.StatusCode.INTERNAL, rpc="EmbedText")
+    assert (caught.value.code, caught.value.rpc) == (grpc.StatusCode.INTERNAL, "EmbedText")
+    with pytest.raises(InternalError, match=r"^disk full$"), errors.explain_embedding_failure("pass one"):
+        raise InternalError("disk full")
