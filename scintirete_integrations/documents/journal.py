@@ -96,6 +96,7 @@ class View:
     homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
     strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
     versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
+    ranks: dict[str, int] = field(default_factory=dict)  # visible record -> place in write order (ties)
     data_vectors: dict[str, int] = field(default_factory=dict)  # data collection -> vectors written
     applied_upto: int = 0  # every page up to here is applied
     applied_above: set[int] = field(default_factory=set)
@@ -148,6 +149,7 @@ class View:
         self.fingerprints[sid] = entry.fingerprint
         self.tokens[sid] = entry.token
         self.by_token[entry.token] = sid
+        self.ranks[sid] = (seq << 24) + len(self.ranks)
         home = self.gen if seq <= self.switch_upto else entry.home
         self.homes[sid] = home
         if home != self.gen:
@@ -158,7 +160,7 @@ class View:
     def _forget(self, sid: str) -> None:
         if sid not in self.records:
             return
-        del self.records[sid], self.vectors[sid], self.fingerprints[sid], self.homes[sid]
+        del self.records[sid], self.vectors[sid], self.fingerprints[sid], self.homes[sid], self.ranks[sid]
         self.by_token.pop(self.tokens.pop(sid), None)
         self.strays.discard(sid)
 

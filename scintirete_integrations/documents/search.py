@@ -83,15 +83,14 @@ def _exact(
 ) -> list[ScoredRecord]:
     with core.lock:
         chosen = [
-            (view.versions[sid], view.records[sid], view.vectors[sid]) for sid in sids if sid in view.records
+            (view.ranks[sid], view.records[sid], view.vectors[sid]) for sid in sids if sid in view.records
         ]
     if not chosen:
         return []
     rows = np.stack([v for _, _, v in chosen]).astype(np.float64)
     found = DISTANCES[core.metric](rows, query.astype(np.float64)).astype(np.float32)  # as on the wire
-    order = np.lexsort((np.array([version for version, _, _ in chosen]), found))[
-        :k
-    ]  # ties: older write first
+    ranks = np.array([rank for rank, _, _ in chosen])
+    order = np.lexsort((ranks, found))[:k]  # equal distances: the older write first, as the server does
     return [_scored(core, chosen[i][1], found[i], chosen[i][2] if with_vectors else None) for i in order]
 
 

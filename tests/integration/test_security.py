@@ -29,8 +29,8 @@ from scintirete_integrations import (
     AsyncScintireteClient,
     AuthenticationError,
     DocumentCollection,
-    RateLimitedError,
     Record,
+    RequestTooLargeError,
     RetryPolicy,
     ScintireteClient,
     UnavailableError,
@@ -388,7 +388,7 @@ def test_the_cli_never_prints_a_given_password(tmp_path: Path) -> None:
 
 
 def test_one_huge_request_is_refused_and_lite_keeps_serving(server: LiteServer) -> None:
-    """Lite's default limit is 64 MiB; a 65 MiB request never reaches a handler."""
+    """Lite refuses a request over its limit (4 MiB by default) before any handler sees it."""
     with grpc.insecure_channel(server.address, options=[("grpc.max_send_message_length", -1)]) as channel:
         call = channel.unary_unary(
             "/scintirete.v1.ScintireteService/InsertVectors",
@@ -401,7 +401,7 @@ def test_one_huge_request_is_refused_and_lite_keeps_serving(server: LiteServer) 
         stub = pb_grpc.ScintireteServiceStub(channel)
         assert stub.ListDatabases(pb.ListDatabasesRequest(auth=pb.AuthInfo(password=SECRET))) is not None
     with ScintireteClient(server.address, password=SECRET, max_message_bytes=1 << 30) as client:
-        with pytest.raises(RateLimitedError) as refused:
+        with pytest.raises(RequestTooLargeError) as refused:
             client.embed_text(["x" * (65 << 20)])
         assert refused.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert not client.retry.should_retry("EmbedText", refused.value)  # resending cannot help
