@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,7 +52,6 @@ MAX_COPIES = 4  # a writer adds copies up to this many when a search cannot find
 PENDING_GRACE = 15.0  # seconds a page may stay unreadable before a reader looks harder, then fails
 PROBE_BATCH = 64  # mirror look-ups sent at once
 _PROBE_EF = 64
-_FRESH_SCAN_MIN = 8  # a new view reads the journal in one search when this many pages or more exist
 
 
 class IncompleteReadError(ScintireteError):
@@ -217,47 +215,45 @@ def scan_journal_plan(
     return pages, blank
 
 
-def _probe_calls(
-    client: _BaseClient, names: Names, seqs: Iterable[int], copies: range, timeout: Timeout
-) -> list[Call]:
-    return [
-        Call(
-            "Search",
-            client._search_request(names.db, names.mirror, mirror_vector(seq, copy), 2, _PROBE_EF, False),
-            timeout,
-        )
-        for seq in seqs
-        for copy in copies
-    ]
-
-
 def probe_mirror_plan(
-    client: _BaseClient, names: Names, seqs: list[int], timeout: Timeout, copies: range = range(MIRROR_COPIES)
+    client: _BaseClient, names: Names, seqs: list[int], timeout: Timeout, copies: range = range(MAX_COPIES)
 ) -> Plan[dict[int, Page]]:
-    """Pages ``seqs`` looked up in the mirror by their fixed vectors: one small search per copy."""
+    """Pages ``seqs`` looked up in the mirror by their fixed vectors: one top-1 search per page.
+
+    Copy 0 is asked for first; later copies only for the pages still missing, so each page
+    crosses the wire once. Look-ups go out :data:`PROBE_BATCH` at a time, which also bounds the
+    memory a first read of a large collection needs.
+    """
     found: dict[int, Page] = {}
-    for start in range(0, len(seqs), PROBE_BATCH):
-        chunk = seqs[start : start + PROBE_BATCH]
-        answers = yield _probe_calls(client, names, chunk, copies, timeout)
-        for answer in answers:
-            if isinstance(answer, NotFoundError):
-                continue  # no mirror yet: every page is still in flight
-            if isinstance(answer, Exception):
-                raise answer
-            for item in answer.results:
-                seq_field = item.metadata.fields.get(SEQ_KEY)
-                if seq_field is None or item.distance > 1e-6:
-                    continue
-                seq = int(seq_field.string_value or 0)
-                page = _page_of(item)
-                if seq in chunk and page is not None:
-                    found.setdefault(seq, page)
-    if copies.stop < MAX_COPIES:
-        rest = [seq for seq in seqs if seq not in found]
-        if rest:  # copies a writer added because the first ones could not be found
-            found |= yield from probe_mirror_plan(
-                client, names, rest, timeout, range(copies.stop, MAX_COPIES)
-            )
+    for copy in copies:
+        missing = [seq for seq in seqs if seq not in found]
+        for start in range(0, len(missing), PROBE_BATCH):
+            chunk = missing[start : start + PROBE_BATCH]
+            calls = [
+                Call(
+                    "Search",
+                    client._search_request(
+                        names.db, names.mirror, mirror_vector(seq, copy), 1, _PROBE_EF, False
+                    ),
+                    timeout,
+                )
+                for seq in chunk
+            ]
+            answers = yield calls
+            for seq, answer in zip(chunk, answers, strict=True):
+                if isinstance(answer, NotFoundError):
+                    return found  # no mirror yet: every page is still in flight
+                if isinstance(answer, Exception):
+                    raise answer
+                for item in answer.results:
+                    seq_field = item.metadata.fields.get(SEQ_KEY)
+                    if seq_field is None or seq_field.string_value != str(seq) or item.distance > 1e-6:
+                        continue
+                    page = _page_of(item)
+                    if page is not None:
+                        found[seq] = page
+        if len(found) == len(seqs):
+            break
     return found
 
 
@@ -287,7 +283,7 @@ def write_copies_plan(
             names.db, names.mirror, mirror_vector(seq, copy)[None, :], [payload], timeout
         )
     found = yield from probe_mirror_plan(client, names, [seq], timeout, range(copies.stop))
-    if seq not in found and copies.stop < MAX_COPIES:
+    if seq not in found and copies.stop < MAX_COPIES:  # none can be found: one more copy
         yield from write_copies_plan(client, names, seq, text, range(copies.stop, copies.stop + 1), timeout)
 
 
@@ -312,27 +308,18 @@ class Refresher:
         info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
         with self.lock:
             missing = view.missing(info.total_inserted)
-            fresh = view.applied_upto == 0 and not view.applied_above
         if not missing:
             return view
-        pages: dict[int, Page] = {}
-        blank: set[int] = set()
-        scanned = fresh and len(missing) >= _FRESH_SCAN_MIN
-        if scanned:
-            scan, blank = yield from scan_journal_plan(client, self.names, info.total_inserted, timeout)
-            pages = {seq: page for seq, (page, _) in scan.items()}
-        unseen = [seq for seq in missing if seq not in pages]
-        if unseen:
-            pages |= yield from probe_mirror_plan(client, self.names, unseen, timeout)
+        pages = yield from probe_mirror_plan(client, self.names, missing, timeout)
         self._apply(view, pages)
-        still = [seq for seq in unseen if seq not in pages]
+        still = [seq for seq in missing if seq not in pages]
         if not still:
             return view
         now = time.monotonic()
         with self.lock:
             overdue = [seq for seq in still if now - view.pending.setdefault(seq, now) >= self.grace]
         if overdue:
-            yield from self._recover_plan(client, view, overdue, blank, scanned, info.total_inserted, timeout)
+            yield from self._recover_plan(client, view, overdue, info.total_inserted, timeout)
         return view
 
     def _apply(self, view: View, pages: dict[int, Page]) -> None:
@@ -341,28 +328,18 @@ class Refresher:
                 view.apply(seq, pages[seq])
 
     def _recover_plan(
-        self,
-        client: _BaseClient,
-        view: View,
-        overdue: list[int],
-        blank: set[int],
-        scanned: bool,
-        total: int,
-        timeout: Timeout,
+        self, client: _BaseClient, view: View, overdue: list[int], total: int, timeout: Timeout
     ) -> Plan[None]:
         """Look for overdue pages in the journal itself; write the mirror copies they lack, or fail."""
-        if not scanned:
-            scan, blank = yield from scan_journal_plan(client, self.names, total, timeout)
-            found = {seq: scan[seq] for seq in overdue if seq in scan}
-            self._apply(view, {seq: page for seq, (page, _) in found.items()})
-            for seq, (_, text) in found.items():  # its writer died before the mirror copies: write them
-                logger.warning(
-                    "writing the missing mirror copies of journal page %d of %r", seq, self.names.name
-                )
-                try:
-                    yield from write_copies_plan(client, self.names, seq, text, range(MIRROR_COPIES), timeout)
-                except ScintireteError as exc:  # a repair for later readers; this read is complete anyway
-                    logger.warning("could not repair journal page %d of %r: %s", seq, self.names.name, exc)
+        scan, blank = yield from scan_journal_plan(client, self.names, total, timeout)
+        found = {seq: scan[seq] for seq in overdue if seq in scan}
+        self._apply(view, {seq: page for seq, (page, _) in found.items()})
+        for seq, (_, text) in found.items():  # its writer died before the mirror copies: write them
+            logger.warning("writing the missing mirror copies of journal page %d of %r", seq, self.names.name)
+            try:
+                yield from write_copies_plan(client, self.names, seq, text, range(MIRROR_COPIES), timeout)
+            except ScintireteError as exc:  # a repair for later readers; this read is complete anyway
+                logger.warning("could not repair journal page %d of %r: %s", seq, self.names.name, exc)
         with self.lock:
             lost = sorted(seq for seq in overdue if seq in view.pending)
         if not lost:

@@ -524,11 +524,7 @@ def test_a_warm_search_costs_one_counter_check_and_a_foreign_write_one_look_up(
             recording.steps = []
             hit = docs.search(records[0].vector, k=1)[0]
             assert (hit.record.id, hit.record.text) == ("r0", "changed")  # the other writer is seen at once
-            assert recording.steps == [
-                "GetCollectionInfo",
-                ["Search", "Search"],
-                "Search",
-            ]  # its page, by look-up
+            assert recording.steps == ["GetCollectionInfo", ["Search"], "Search"]  # its page: one look-up
         finally:
             docs.drop()
 
