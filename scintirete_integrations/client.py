@@ -59,7 +59,15 @@ __all__ = ["USE_CLIENT_DEFAULT", "AsyncScintireteClient", "Call", "ScintireteCli
 T = TypeVar("T")
 
 DEFAULT_ADDRESS: Final = "localhost:9090"
-DEFAULT_MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
+#: What the client splits inserts and deletes under. A default server refuses requests over
+#: 4 MiB (gRPC's default receive limit); the rest is headroom for the envelope.
+DEFAULT_MAX_MESSAGE_BYTES: Final = 3584 * 1024
+#: Vectors (or texts) per InsertVectors / EmbedAndInsert request. The timeout applies to each
+#: request, and a real server stores about 150 vectors/s once it holds thousands: 500 take
+#: about 3.5 s, inside the default 10 s.
+DEFAULT_INSERT_BATCH: Final = 500
+#: Ids per DeleteVectors request: a real server deletes about 1,000 ids per 0.8 s.
+_DELETE_BATCH: Final = 5000
 _SERVER_DEFAULT_EF = 50  # what the server uses when a search sends no ef_search
 
 
@@ -212,29 +220,33 @@ def _vector_bytes(row: np.ndarray, metadata: Mapping[str, Any] | bytes | None) -
     return out
 
 
-def _batch_insert_requests(
-    header: pb.InsertVectorsRequest, encoded: list[bytes], max_bytes: int
-) -> list[pb.InsertVectorsRequest]:
-    """Split serialized vectors into InsertVectors requests that stay under ``max_bytes``."""
+M = TypeVar("M", bound=Message)
+
+
+def _batch_requests(header: M, items: list[bytes], max_bytes: int, max_items: int, what: str) -> list[M]:
+    """Split serialized repeated-field-4 items (vectors, texts) into requests like ``header``.
+
+    Each request stays under ``max_bytes`` and holds at most ``max_items`` items.
+    """
     head = header.SerializeToString()
     budget = max_bytes - len(head) - 1024  # room for framing
-    requests: list[pb.InsertVectorsRequest] = []
+    requests: list[M] = []
     chunk: list[bytes] = []
     size = 0
-    for index, vector in enumerate(encoded):
-        field = b"\x22" + _varint(len(vector)) + vector
+    for index, item in enumerate(items):
+        field = b"\x22" + _varint(len(item)) + item  # field 4, length-delimited
         if len(field) > budget:
             raise InvalidArgumentError(
-                f"vector[{index}] with its metadata takes {len(field)} bytes, more than the "
-                f"{max_bytes}-byte message limit (max_message_bytes)"
+                f"{what}[{index}] with its metadata takes {len(field)} bytes, more than max_message_bytes "
+                f"({max_bytes}-byte message limit) allows"
             )
-        if chunk and size + len(field) > budget:
-            requests.append(pb.InsertVectorsRequest.FromString(head + b"".join(chunk)))
+        if chunk and (size + len(field) > budget or len(chunk) == max_items):
+            requests.append(type(header).FromString(head + b"".join(chunk)))
             chunk, size = [], 0
         chunk.append(field)
         size += len(field)
     if chunk:
-        requests.append(pb.InsertVectorsRequest.FromString(head + b"".join(chunk)))
+        requests.append(type(header).FromString(head + b"".join(chunk)))
     return requests
 
 
@@ -301,6 +313,7 @@ class _BaseClient:
         timeout: float | None = 10.0,
         compression: str | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        insert_batch_size: int = DEFAULT_INSERT_BATCH,
         retry: RetryPolicy | None = None,
         channel_options: Sequence[tuple[str, Any]] | None = None,
     ) -> None:
@@ -311,11 +324,20 @@ class _BaseClient:
             raise InvalidArgumentError(f"timeout must be positive seconds or None, got {timeout!r}")
         if max_message_bytes < 64 * 1024:
             raise InvalidArgumentError(f"max_message_bytes must be at least 65536, got {max_message_bytes}")
+        if (
+            isinstance(insert_batch_size, bool)
+            or not isinstance(insert_batch_size, int)
+            or insert_batch_size < 1
+        ):
+            raise InvalidArgumentError(
+                f"insert_batch_size must be a positive integer, got {insert_batch_size!r}"
+            )
         self.address = address
         self.tls = bool(tls or root_certificates or client_certificate)
         self.timeout = timeout
         self.compression = compression
         self.max_message_bytes = max_message_bytes
+        self.insert_batch_size = insert_batch_size
         self.retry = retry if retry is not None else RetryPolicy()
         self._root_certificates = _read_pem(root_certificates)
         self._client_certificate = _read_pem(client_certificate)
@@ -368,6 +390,7 @@ class _BaseClient:
             "timeout": self.timeout,
             "compression": self.compression,
             "max_message_bytes": self.max_message_bytes,
+            "insert_batch_size": self.insert_batch_size,
             "retry": self.retry,
             "channel_options": list(self._extra_options),
         }
@@ -561,16 +584,23 @@ class _BaseClient:
         encoded = [
             _vector_bytes(row, metadata[i] if metadata is not None else None) for i, row in enumerate(matrix)
         ]
-        requests = _batch_insert_requests(header, encoded, self.max_message_bytes)
+        requests = _batch_requests(header, encoded, self.max_message_bytes, self.insert_batch_size, "vector")
+        ids = yield from self._insert_batches_plan("InsertVectors", requests, timeout)
+        self._remember_dimension(db, name, matrix.shape[1])
+        return ids
+
+    def _insert_batches_plan(
+        self, rpc: str, requests: Sequence[Message], timeout: Timeout
+    ) -> Plan[list[int]]:
+        """Send insert requests one after another, each with the full ``timeout``; the ids in order."""
         ids: list[int] = []
         for request in requests:
             try:
-                response = yield Call("InsertVectors", request, timeout)
+                response = yield Call(rpc, request, timeout)
             except ScintireteError as exc:
                 exc.inserted_ids = ids  # batches before this one are stored
                 raise
             ids.extend(response.inserted_ids)
-        self._remember_dimension(db, name, matrix.shape[1])
         return ids
 
     def _delete_vectors_plan(self, db: str, name: str, ids: Sequence[int], timeout: Timeout) -> Plan[int]:
@@ -579,14 +609,21 @@ class _BaseClient:
             raise InvalidArgumentError("no ids given to delete")
         if any(i < 0 or i >= 2**64 for i in id_list):
             raise InvalidArgumentError("ids must be unsigned 64-bit integers")
-        request = pb.DeleteVectorsRequest(
+        header = pb.DeleteVectorsRequest(
             auth=self._auth,
             db_name=_check_name("database", db),
             collection_name=_check_name("collection", name),
-            ids=id_list,
         )
-        response = yield Call("DeleteVectors", request, timeout)
-        return int(response.deleted_count)
+        # A packed uint64 takes at most 10 bytes.
+        per_request = min(_DELETE_BATCH, (self.max_message_bytes - header.ByteSize() - 1024) // 10)
+        deleted = 0
+        for start in range(0, len(id_list), per_request):
+            request = pb.DeleteVectorsRequest()
+            request.CopyFrom(header)
+            request.ids.extend(id_list[start : start + per_request])
+            response = yield Call("DeleteVectors", request, timeout)
+            deleted += int(response.deleted_count)
+        return deleted
 
     def _remember_dimension(self, db: str, name: str, dimension: int) -> None:
         if dimension > 0:
@@ -674,24 +711,21 @@ class _BaseClient:
         text_list = _check_texts(texts)
         if metadata is not None and len(metadata) != len(text_list):
             raise InvalidArgumentError(f"got {len(text_list)} texts but {len(metadata)} metadata entries")
-        request = pb.EmbedAndInsertRequest(
+        header = pb.EmbedAndInsertRequest(
             auth=self._auth,
             db_name=_check_name("database", db),
             collection_name=_check_name("collection", name),
         )
+        if model:
+            header.embedding_model = model
+        items = []
         for index, text in enumerate(text_list):
-            item = request.texts.add(text=text)
+            item = pb.TextWithMetadata(text=text)
             if metadata is not None and metadata[index]:
                 metadata_to_pb(metadata[index], item.metadata)
-        if model:
-            request.embedding_model = model
-        if request.ByteSize() > self.max_message_bytes:
-            raise InvalidArgumentError(
-                f"the texts take {request.ByteSize()} bytes, more than max_message_bytes "
-                f"({self.max_message_bytes}); send fewer at a time"
-            )
-        response = yield Call("EmbedAndInsert", request, timeout)
-        return list(response.inserted_ids)
+            items.append(item.SerializeToString())
+        requests = _batch_requests(header, items, self.max_message_bytes, self.insert_batch_size, "texts")
+        return (yield from self._insert_batches_plan("EmbedAndInsert", requests, timeout))
 
     def _embed_and_search_plan(
         self,
@@ -782,7 +816,8 @@ class ScintireteClient(_BaseClient):
             client.ensure_collection("default", "docs", metric="l2")
 
     Every method takes ``timeout=`` (seconds, or None for no deadline) to override the
-    client's default for one call; the timeout bounds the call with its retries.
+    client's default for one call; the timeout bounds each request with its retries (an
+    insert or delete split into several requests gives each one the whole timeout).
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, **kwargs: Any) -> None:
@@ -953,16 +988,22 @@ class ScintireteClient(_BaseClient):
         """Insert vectors (a list of lists or a 2-D numpy array) with optional JSON metadata.
 
         Returns the server-assigned ids in input order. Large inputs are split into
-        requests under ``max_message_bytes``; if a later batch fails, the raised
-        error's ``inserted_ids`` lists what the earlier batches stored. Never retried
-        once a request may have reached the server (it would store the vectors twice).
+        requests under ``max_message_bytes`` (3.5 MiB: a default server refuses over 4 MiB)
+        of at most ``insert_batch_size`` vectors (500); ``timeout`` applies to each request,
+        since a real server stores only about 150 vectors/s into a large collection. If a
+        later batch fails, the raised error's ``inserted_ids`` lists what the earlier
+        batches stored. Never retried once a request may have reached the server (it would
+        store the vectors twice).
         """
         return self._run(self._insert_vectors_plan(db, name, vectors, metadata, timeout))
 
     def delete_vectors(
         self, db: str, name: str, ids: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> int:
-        """Soft-delete vectors by server id; returns how many were live. Unknown ids are skipped."""
+        """Soft-delete vectors by server id; returns how many were live. Unknown ids are skipped.
+
+        Long id lists are sent as several requests (5,000 ids each at most), each with ``timeout``.
+        """
         return self._run(self._delete_vectors_plan(db, name, ids, timeout))
 
     def search(
@@ -997,7 +1038,10 @@ class ScintireteClient(_BaseClient):
         model: str | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[int]:
-        """Let the server embed ``texts`` and insert them; returns the new ids in input order."""
+        """Let the server embed ``texts`` and insert them; returns the new ids in input order.
+
+        Split into requests like :meth:`insert_vectors`, each with ``timeout``.
+        """
         return self._run(self._embed_and_insert_plan(db, name, texts, metadata, model, timeout))
 
     def embed_and_search(

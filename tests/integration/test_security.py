@@ -401,7 +401,7 @@ def test_one_huge_request_is_refused_and_lite_keeps_serving(server: LiteServer) 
         stub = pb_grpc.ScintireteServiceStub(channel)
         assert stub.ListDatabases(pb.ListDatabasesRequest(auth=pb.AuthInfo(password=SECRET))) is not None
     with ScintireteClient(server.address, password=SECRET, max_message_bytes=1 << 30) as client:
-        with pytest.raises(RequestTooLargeError) as refused:
+        with pytest.raises(RequestTooLargeError, match="max_message_bytes") as refused:
             client.embed_text(["x" * (65 << 20)])
         assert refused.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert not client.retry.should_retry("EmbedText", refused.value)  # resending cannot help
