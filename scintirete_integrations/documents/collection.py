@@ -35,6 +35,7 @@ class _Facade:
         ef_construction: int | None = None,
         auto_compact: bool = True,
         compact_min_hidden: int = 1000,
+        exact_search_limit: int = 20_000,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         core: CollectionCore | None = None,
     ) -> None:
@@ -47,6 +48,7 @@ class _Facade:
             hnsw=HnswConfig(m or 0, ef_construction or 0),
             auto_compact=auto_compact,
             compact_min_hidden=compact_min_hidden,
+            exact_search_limit=exact_search_limit,
         )
 
     @property

@@ -16,6 +16,7 @@ from ..filters import compile as compile_filter
 from ..models import HnswConfig, Metric
 from .journal import RESERVED_INFIX, Names, Refresher, View, ensure_books_plan
 from .records import Record, check_ids
+from .vectors import VectorTable
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
@@ -35,6 +36,7 @@ class CollectionCore:
         hnsw: HnswConfig,
         auto_compact: bool,
         compact_min_hidden: int,
+        exact_search_limit: int = 20_000,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"collection name must be a non-empty string, got {name!r}")
@@ -47,9 +49,10 @@ class CollectionCore:
         self.hnsw = hnsw
         self.auto_compact = auto_compact
         self.compact_min_hidden = compact_min_hidden
+        self.exact_search_limit = exact_search_limit
         self.lock = threading.Lock()
         self.refresher = Refresher(self.names, self.lock)
-        self.view = View(gen=name)
+        self.view = self.new_view()
         self._metric_checked = False
         self._writer = secrets.token_hex(4)  # tokens are <writer><counter>: unique without coordination
         self._counter = itertools.count(1)
@@ -62,6 +65,9 @@ class CollectionCore:
     @property
     def db(self) -> str:
         return self.names.db
+
+    def new_view(self) -> View:
+        return View(gen=self.name, vectors=VectorTable(self.metric))
 
     def new_token(self) -> str:
         return f"{self._writer}{next(self._counter):x}"
@@ -88,7 +94,7 @@ class CollectionCore:
     def drop_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
         """Drop the journal first (then the collection no longer exists for any reader), then the rest."""
         with self.lock:
-            self.view = View(gen=self.name)
+            self.view = self.new_view()
             self._metric_checked = False
         existed = True
         try:
@@ -118,7 +124,7 @@ class CollectionCore:
         except NotFoundError:
             with self.lock:
                 if self.view.applied_upto or self.view.applied_above:
-                    self.view = View(gen=self.name)  # dropped by someone: start again
+                    self.view = self.new_view()  # dropped by someone: start again
             yield from self._refuse_foreign_plan(client, timeout)
             raise
         if not self._metric_checked:

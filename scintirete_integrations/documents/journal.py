@@ -33,6 +33,7 @@ from ..client import Call, Plan, Timeout
 from ..errors import NotFoundError, ScintireteError
 from ..models import Metric
 from .records import PAGE_KEY, SEQ_KEY, Entry, Page, Record, decode_page, struct_bytes
+from .vectors import VectorTable
 
 if TYPE_CHECKING:
     from ..client import _BaseClient
@@ -87,14 +88,13 @@ class View:
     switch_upto: int = 0  # every record written up to this page has a copy in ``gen``
     switches: int = 0  # rebuilds applied
     records: dict[str, Record] = field(default_factory=dict)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
     fingerprints: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # string id -> token of its visible version
     by_token: dict[str, str] = field(default_factory=dict)
     homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
     strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
     versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
-    ranks: dict[str, int] = field(default_factory=dict)  # visible record -> place in write order (ties)
     data_vectors: dict[str, int] = field(default_factory=dict)  # data collection -> vectors written
     applied_upto: int = 0  # every page up to here is applied
     applied_above: set[int] = field(default_factory=set)
@@ -143,11 +143,10 @@ class View:
     def _adopt(self, seq: int, entry: Entry) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
-        self.vectors[sid] = entry.vector
+        self.vectors.put(sid, entry.vector)
         self.fingerprints[sid] = entry.fingerprint
         self.tokens[sid] = entry.token
         self.by_token[entry.token] = sid
-        self.ranks[sid] = (seq << 24) + len(self.ranks)
         home = self.gen if seq <= self.switch_upto else entry.home
         self.homes[sid] = home
         if home != self.gen:
@@ -158,7 +157,8 @@ class View:
     def _forget(self, sid: str) -> None:
         if sid not in self.records:
             return
-        del self.records[sid], self.vectors[sid], self.fingerprints[sid], self.homes[sid], self.ranks[sid]
+        del self.records[sid], self.fingerprints[sid], self.homes[sid]
+        self.vectors.remove(sid)
         self.by_token.pop(self.tokens.pop(sid), None)
         self.strays.discard(sid)
 

@@ -135,7 +135,7 @@ def _rebuild_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -
             return False  # nothing destructive on a read that is not proven complete
         upto = view.applied_upto
         old = view.gen
-        rows = [(sid, view.tokens[sid], view.vectors[sid]) for sid in view.records]
+        rows = [(sid, view.tokens[sid], view.vectors.get(sid)) for sid in view.records]
     gen = f"{core.name}{RESERVED_INFIX}g{uuid.uuid4().hex[:10]}"
     yield from client._create_collection_plan(
         core.db, gen, core.metric, core.hnsw.m or None, core.hnsw.ef_construction or None, timeout

@@ -35,9 +35,12 @@ def client(address: str, password: str) -> Iterator[ScintireteClient]:
         yield c
 
 
-@pytest.fixture
-def docs(client: ScintireteClient) -> Iterator[DocumentCollection]:
-    collection = DocumentCollection(f"c-{uuid.uuid4().hex[:8]}", client, db=DB, metric="l2")
+@pytest.fixture(params=[20_000, 0], ids=["client-exact", "server-search"])
+def docs(client: ScintireteClient, request: pytest.FixtureRequest) -> Iterator[DocumentCollection]:
+    """A fresh collection, searched exactly on the client (small) or through the server's index."""
+    collection = DocumentCollection(
+        f"c-{uuid.uuid4().hex[:8]}", client, db=DB, metric="l2", exact_search_limit=request.param
+    )
     yield collection
     collection.drop()
 
@@ -511,13 +514,20 @@ def test_a_warm_search_costs_one_counter_check_and_a_foreign_write_one_look_up(
         _RecordingClient(address, password=password) as recording,
         ScintireteClient(address, password=password) as other,
     ):
-        docs = DocumentCollection(f"c-{uuid.uuid4().hex[:8]}", recording, db=DB, metric="l2")
+        docs = DocumentCollection(
+            f"c-{uuid.uuid4().hex[:8]}", recording, db=DB, metric="l2", exact_search_limit=0
+        )
         try:
             records = _records(10)
             docs.upsert(records)
             recording.steps = []
             assert docs.search(records[0].vector, k=1)[0].record.id == "r0"
             assert recording.steps == ["GetCollectionInfo", "Search"]
+            small = DocumentCollection(docs.name, recording, db=DB, metric="l2")
+            small.count()
+            recording.steps = []
+            assert small.search(records[0].vector, k=1)[0].record.id == "r0"
+            assert recording.steps == ["GetCollectionInfo"]  # scored on the client: no Search
             DocumentCollection(docs.name, other, db=DB, metric="l2").upsert(
                 [Record("r0", "changed", records[0].vector)]
             )

@@ -4,6 +4,7 @@ Lite's ``index="hnsw"`` builds the graph the real server builds, with its losses
 full-collection search of a tight clustered mixture returns a few percent of it, and
 heavy deletion cuts survivors off. Everything here failed against a layer that learnt what
 exists from searching the data (0.1's design); get, delete, filters and counts must be exact.
+Searches go through the server's index here (``exact_search_limit=0``), not the client's scan.
 """
 
 from __future__ import annotations
@@ -58,19 +59,19 @@ def _exact_top(vectors: np.ndarray, query: np.ndarray, ids: list[int], k: int) -
 def test_get_delete_and_filters_are_exact_where_search_reaches_islands(client: ScintireteClient) -> None:
     name = f"islands-{uuid.uuid4().hex[:6]}"
     vectors = clustered(N)
-    writer = DocumentCollection(name, client, metric="cosine")
+    writer = DocumentCollection(name, client, metric="cosine", exact_search_limit=0)
     try:
         writer.upsert(_records(vectors))
         raw = client.search("default", writer._core.view.gen, vectors[0], top_k=N + 10, ef_search=N + 10)
         assert len(raw) < N // 4  # the server's own full search reaches a small part
 
-        fresh = DocumentCollection(name, client, metric="cosine")
+        fresh = DocumentCollection(name, client, metric="cosine", exact_search_limit=0)
         assert len(fresh.get([f"r{i}" for i in range(N)])) == N
         assert fresh.count() == N
 
         deleted = {f"r{i}" for i in range(N) if i % 2}
         assert writer.delete(sorted(deleted)) == N // 2
-        fresh = DocumentCollection(name, client, metric="cosine")
+        fresh = DocumentCollection(name, client, metric="cosine", exact_search_limit=0)
         assert {r.id for r in fresh.get([f"r{i}" for i in range(N)])} == {f"r{i}" for i in range(0, N, 2)}
         rng = np.random.default_rng(5)
         for query in vectors[rng.integers(0, N, 20)]:
@@ -88,13 +89,13 @@ def test_get_delete_and_filters_are_exact_where_search_reaches_islands(client: S
 def test_heavy_deletion_keeps_every_survivor_and_compacts(client: ScintireteClient) -> None:
     name = f"heavy-{uuid.uuid4().hex[:6]}"
     vectors = clustered(N, seed=2)
-    docs = DocumentCollection(name, client, metric="cosine")
+    docs = DocumentCollection(name, client, metric="cosine", exact_search_limit=0)
     try:
         docs.upsert(_records(vectors))
         survivors = {f"r{i}" for i in range(0, N, 20)}
         docs.delete([f"r{i}" for i in range(N) if f"r{i}" not in survivors])
         assert docs._core.view.switches == 1  # old versions outnumbered records: rebuilt
-        fresh = DocumentCollection(name, client, metric="cosine")
+        fresh = DocumentCollection(name, client, metric="cosine", exact_search_limit=0)
         assert {r.id for r in fresh.scan()} == survivors
         found = set()
         for i in range(0, N, 20):
