@@ -66,9 +66,10 @@ def maybe_compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeo
 
 def compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
     """Rebuild the data collection; False when another process holds the lock or the view is unproven."""
-    if core.compacting:
-        return False
-    core.compacting = True
+    with core.lock:
+        if core.compacting:  # this store is compacting already (another thread, or its twin)
+            return False
+        core.compacting = True
     try:
         if not (yield from _lock_plan(core, client, timeout)):
             return False
@@ -137,6 +138,9 @@ def _rebuild_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -
         old = view.gen
         rows = [(sid, view.tokens[sid], view.vectors.get(sid)) for sid in view.records]
     gen = f"{core.name}{RESERVED_INFIX}g{uuid.uuid4().hex[:10]}"
+    logger.info(
+        "compacting %r: copying %d records into %r (old versions are left behind)", core.name, len(rows), gen
+    )
     yield from client._create_collection_plan(
         core.db, gen, core.metric, core.hnsw.m or None, core.hnsw.ef_construction or None, timeout
     )

@@ -23,6 +23,7 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from .core import CollectionCore
 from .journal import write_page_plan
+from .maintenance import maybe_compact_plan
 from .records import (
     ID_KEY,
     TOKEN_KEY,
@@ -124,8 +125,6 @@ def upsert_plan(
     for start in range(0, len(changed), WRITE_BATCH):
         yield from _write_entries_plan(core, client, changed[start : start + WRITE_BATCH], timeout)
     if changed:
-        from .maintenance import maybe_compact_plan
-
         yield from maybe_compact_plan(core, client, timeout)
     return ids
 
@@ -184,8 +183,6 @@ def delete_plan(core: CollectionCore, client: _BaseClient, ids: Iterable[str], t
         with core.lock:
             core.view.apply(seq, Page(deletes=tuple(part)))
         offset += len(chunk)
-    from .maintenance import maybe_compact_plan
-
     yield from maybe_compact_plan(core, client, timeout)
     return len(targets)
 
