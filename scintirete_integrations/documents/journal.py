@@ -51,7 +51,7 @@ BOOK_EF_CONSTRUCTION = 200
 MIRROR_COPIES = 2  # written with every page
 MAX_COPIES = 4  # a writer adds copies up to this many when a search cannot find one
 PENDING_GRACE = 15.0  # seconds a page may stay unreadable before a reader looks harder, then fails
-PROBE_BATCH = 64  # mirror look-ups sent at once
+PROBE_BATCH = 16  # mirror look-ups sent at once: bounds a first read's transient memory
 _PROBE_EF = 64
 
 
@@ -128,12 +128,15 @@ class View:
                     self.homes[sid] = self.gen
             self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
             self.data_vectors[self.gen] = self.data_vectors.get(self.gen, 0) + len(self.records)
-        for entry in page.upserts:
-            if self.versions.get(entry.id, 0) > seq:
-                continue  # a newer write of this id was applied first
+        adopted = [
+            entry for entry in page.upserts if self.versions.get(entry.id, 0) <= seq
+        ]  # else a newer write won
+        for entry in adopted:
             self._forget(entry.id)
             self.versions[entry.id] = seq
             self._adopt(seq, entry)
+        if adopted:
+            self.vectors.put([entry.id for entry in adopted], np.stack([entry.vector for entry in adopted]))
         for sid in page.deletes:
             if self.versions.get(sid, 0) > seq:
                 continue
@@ -143,7 +146,6 @@ class View:
     def _adopt(self, seq: int, entry: Entry) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
-        self.vectors.put(sid, entry.vector)
         self.fingerprints[sid] = entry.fingerprint
         self.tokens[sid] = entry.token
         self.by_token[entry.token] = sid

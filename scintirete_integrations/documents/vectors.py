@@ -54,22 +54,25 @@ class VectorTable:
 
     # -- changes
 
-    def put(self, sid: str, vector: np.ndarray) -> None:
-        """Store ``vector`` for ``sid``, replacing an earlier one."""
-        self.remove(sid)
+    def put(self, sids: list[str], vectors: np.ndarray) -> None:
+        """Store ``vectors[i]`` for ``sids[i]`` (replacing earlier ones), appended in this order."""
+        if not sids:
+            return
+        for sid in sids:
+            self.remove(sid)
         if not self.dimension:
-            self.dimension = int(vector.shape[0])
-            self._grow(_MIN_ROWS)
-        elif self.size == len(self._matrix):
-            self._grow(2 * len(self._matrix))
-        row = self.size
-        self._matrix[row] = vector
-        squares = np.array([float(np.dot(vector, vector))], np.float32)
-        self._aux[row] = key_aux(self.metric, squares)[0]
-        self._live[row] = True
-        self.max_norm = max(self.max_norm, float(np.sqrt(squares[0])))
-        self._sids.append(sid)
-        self.rows[sid] = row
+            self.dimension = int(vectors.shape[1])
+            self._grow(max(_MIN_ROWS, len(sids)))
+        elif self.size + len(sids) > len(self._matrix):
+            self._grow(max(2 * len(self._matrix), self.size + len(sids)))
+        start, end = self.size, self.size + len(sids)
+        self._matrix[start:end] = vectors
+        squares = np.einsum("ij,ij->i", vectors, vectors).astype(np.float32)
+        self._aux[start:end] = key_aux(self.metric, squares)
+        self._live[start:end] = True
+        self.max_norm = max(self.max_norm, float(np.sqrt(squares.max())))
+        self._sids.extend(sids)
+        self.rows.update(zip(sids, range(start, end), strict=True))
 
     def remove(self, sid: str) -> None:
         row = self.rows.pop(sid, None)
