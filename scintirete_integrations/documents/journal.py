@@ -84,9 +84,10 @@ class View:
 
     gen: str  # the data collection searches go to
     dimension: int = 0
-    switch_seq: int = 0  # the page that made ``gen`` current (0: the base collection)
-    switch_upto: int = 0  # every record written up to this page has a copy in ``gen``
+    switch_seq: int = 0  # the marker that made ``gen`` current (0: the base collection)
     switches: int = 0  # rebuilds applied
+    checkpoint_seq: int = 0  # the newest checkpoint marker applied
+    since_checkpoint: int = 0  # entries (upserts and deletes) applied since then
     records: dict[str, Record] = field(default_factory=dict)
     vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -120,38 +121,45 @@ class View:
             self.applied_above.discard(self.applied_upto)
         self.pending.pop(seq, None)
         self.match_cache.clear()
-        if page.switch_to is not None and seq > self.switch_seq:
-            self.switch_seq, self.gen, self.switch_upto = seq, page.switch_to, page.switch_upto
-            self.switches += 1
-            for sid in self.records:
-                if self.versions[sid] <= self.switch_upto:
-                    self.homes[sid] = self.gen
-            self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
-            self.data_vectors[self.gen] = self.data_vectors.get(self.gen, 0) + len(self.records)
-        adopted = [
-            entry for entry in page.upserts if self.versions.get(entry.id, 0) <= seq
-        ]  # else a newer write won
+        version = page.as_of or seq  # a checkpoint part restates records as they were at as_of
+        adopted = [e for e in page.upserts if self.versions.get(e.id, 0) <= version]  # else a newer write won
         for entry in adopted:
             self._forget(entry.id)
-            self.versions[entry.id] = seq
-            self._adopt(seq, entry)
+            self.versions[entry.id] = version
+            self._adopt(entry)
         if adopted:
-            self.vectors.put([entry.id for entry in adopted], np.stack([entry.vector for entry in adopted]))
+            self.vectors.put([e.id for e in adopted], np.stack([e.vector for e in adopted]))
         for sid in page.deletes:
-            if self.versions.get(sid, 0) > seq:
+            if self.versions.get(sid, 0) > version:
                 continue
             self._forget(sid)
-            self.versions[sid] = seq
+            self.versions[sid] = version
+        if page.as_of == 0:
+            self.since_checkpoint += len(page.upserts) + len(page.deletes)
+        if page.checkpoint is not None and seq > self.checkpoint_seq:
+            self.checkpoint_seq, self.since_checkpoint = seq, 0
+        if page.switch_to is not None and seq > self.switch_seq:
+            self.switch_seq, self.gen = seq, page.switch_to
+            self.switches += 1
+            self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
 
-    def _adopt(self, seq: int, entry: Entry) -> None:
+    def skip_upto(self, seq: int) -> None:
+        """Treat pages 1..``seq`` as applied: a checkpoint this (new) view starts from restates them."""
+        self.applied_upto = max(self.applied_upto, seq)
+        self.applied_above = {s for s in self.applied_above if s > self.applied_upto}
+        while self.applied_upto + 1 in self.applied_above:
+            self.applied_upto += 1
+            self.applied_above.discard(self.applied_upto)
+        self.pending = {s: t for s, t in self.pending.items() if s > self.applied_upto}
+
+    def _adopt(self, entry: Entry) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
         self.fingerprints[sid] = entry.fingerprint
         self.tokens[sid] = entry.token
         self.by_token[entry.token] = sid
-        home = self.gen if seq <= self.switch_upto else entry.home
-        self.homes[sid] = home
-        if home != self.gen:
+        self.homes[sid] = entry.home
+        if entry.home != self.gen:
             self.strays.add(sid)
         self.data_vectors[entry.home] = self.data_vectors.get(entry.home, 0) + 1
         self.dimension = self.dimension or int(entry.vector.shape[0])
@@ -308,12 +316,23 @@ class Refresher:
     def refresh_plan(self, client: _BaseClient, view: View, timeout: Timeout) -> Plan[View]:
         """Apply every page the journal's counters say exists; raise when one stays unreadable."""
         info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
+        total = info.total_inserted
         with self.lock:
-            missing = view.missing(info.total_inserted)
+            fresh = view.applied_upto == 0 and not view.applied_above
+        pages: dict[int, Page] = {}
+        if fresh and total > PROBE_BATCH:
+            pages, start = yield from self._read_back_plan(client, total, timeout)
+            with self.lock:
+                view.skip_upto(start - 1)
+        with self.lock:
+            missing = view.missing(total)
         if not missing:
             return view
-        pages = yield from probe_mirror_plan(client, self.names, missing, timeout)
-        self._apply(view, pages)
+        unseen = [seq for seq in missing if seq not in pages]
+        if unseen:
+            pages |= yield from probe_mirror_plan(client, self.names, unseen, timeout)
+        wanted = set(missing)
+        self._apply(view, {seq: page for seq, page in pages.items() if seq in wanted})
         still = [seq for seq in missing if seq not in pages]
         if not still:
             return view
@@ -323,6 +342,38 @@ class Refresher:
         if overdue:
             yield from self._recover_plan(client, view, overdue, info.total_inserted, timeout)
         return view
+
+    def _read_back_plan(
+        self, client: _BaseClient, total: int, timeout: Timeout
+    ) -> Plan[tuple[dict[int, Page], int]]:
+        """A new view's pages, newest first, down to the newest checkpoint; returns them and where they start.
+
+        Pages before a checkpoint's ``as_of`` are restated by its parts, so they are never read;
+        when a part cannot be found, every page is read instead.
+        """
+        found: dict[int, Page] = {}
+        marker: tuple[int, int, int] | None = None
+        floor, high = 1, total
+        while high >= floor:
+            low = max(floor, high - PROBE_BATCH + 1)
+            batch = yield from probe_mirror_plan(client, self.names, list(range(low, high + 1)), timeout)
+            found |= batch
+            if marker is None:
+                marker = next(
+                    (batch[seq].checkpoint for seq in sorted(batch, reverse=True) if batch[seq].checkpoint),
+                    None,
+                )
+                if marker is not None:
+                    floor = marker[2] + 1
+            high = low - 1
+        if marker is not None and any(seq not in found for seq in range(marker[0], marker[1] + 1)):
+            logger.warning(
+                "a checkpoint of %r has a part no search finds; reading every page", self.names.name
+            )
+            rest = [seq for seq in range(1, total + 1) if seq not in found]
+            found |= yield from probe_mirror_plan(client, self.names, rest, timeout)
+            floor = 1
+        return found, floor
 
     def _apply(self, view: View, pages: dict[int, Page]) -> None:
         with self.lock:

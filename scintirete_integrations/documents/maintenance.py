@@ -33,7 +33,17 @@ from ..errors import AlreadyExistsError, NotFoundError, ScintireteError
 from ..models import Metric
 from .core import CollectionCore
 from .journal import BOOK_DIMENSION, RESERVED_INFIX, write_page_plan
-from .records import ID_KEY, TOKEN_KEY, page_json, struct_bytes
+from .records import (
+    ID_KEY,
+    TOKEN_KEY,
+    Entry,
+    check_metadata,
+    entry_json,
+    page_json,
+    page_limit,
+    split_pages,
+    struct_bytes,
+)
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
@@ -54,18 +64,26 @@ def stale_vectors(core: CollectionCore) -> tuple[int, int]:
 
 
 def maybe_compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+    """Compact when old versions outnumber records, or checkpoint when the journal outgrew them."""
+    if not core.auto_compact:
+        return
     stale, live = stale_vectors(core)
-    strays = len(core.view.strays)
-    if not core.auto_compact or not ((stale >= core.compact_min_hidden and stale > live) or strays >= 1000):
+    view = core.view
+    rebuild = (stale >= core.compact_min_hidden and stale > live) or len(view.strays) >= 1000
+    checkpoint = view.since_checkpoint >= max(core.compact_min_hidden, 2 * len(view.records))
+    if not (rebuild or checkpoint):
         return
     try:
-        yield from compact_plan(core, client, timeout)
+        yield from compact_plan(core, client, timeout, rebuild=rebuild)
     except ScintireteError as exc:  # the write that asked for it is stored; compact another time
         logger.warning("automatic compaction of collection %r was abandoned: %s", core.name, exc)
 
 
-def compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
-    """Rebuild the data collection; False when another process holds the lock or the view is unproven."""
+def compact_plan(
+    core: CollectionCore, client: _BaseClient, timeout: Timeout, rebuild: bool = True
+) -> Plan[bool]:
+    """Checkpoint the journal (and with ``rebuild``, the data collection); False when another
+    process holds the lock or the view is not proven complete."""
     with core.lock:
         if core.compacting:  # this store is compacting already (another thread, or its twin)
             return False
@@ -74,7 +92,7 @@ def compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) ->
         if not (yield from _lock_plan(core, client, timeout)):
             return False
         try:
-            done = yield from _rebuild_plan(core, client, timeout)
+            done = yield from _checkpoint_plan(core, client, timeout, rebuild)
         except Exception:  # not GeneratorExit: a plan abandoned mid-way is a crash, and keeps its lock
             yield from _unlock_plan(core, client, timeout)
             raise
@@ -129,39 +147,62 @@ def _lock_time_plan(
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _rebuild_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
+def _checkpoint_plan(
+    core: CollectionCore, client: _BaseClient, timeout: Timeout, rebuild: bool
+) -> Plan[bool]:
+    """Restate every visible record in checkpoint parts (copying vectors into a new generation
+    first, with ``rebuild``), then write the marker; the marker makes it count."""
     view = yield from core.view_plan(client, timeout)
     with core.lock:
         if not view.complete or view.applied_above:
             return False  # nothing destructive on a read that is not proven complete
-        upto = view.applied_upto
-        old = view.gen
-        rows = [(sid, view.tokens[sid], view.vectors.get(sid)) for sid in view.records]
-    gen = f"{core.name}{RESERVED_INFIX}g{uuid.uuid4().hex[:10]}"
-    logger.info(
-        "compacting %r: copying %d records into %r (old versions are left behind)", core.name, len(rows), gen
-    )
-    yield from client._create_collection_plan(
-        core.db, gen, core.metric, core.hnsw.m or None, core.hnsw.ef_construction or None, timeout
-    )
-    for start in range(0, len(rows), _COPY_BATCH):
-        chunk = rows[start : start + _COPY_BATCH]
-        yield from client._insert_vectors_plan(
-            core.db,
-            gen,
-            np.stack([vector for _, _, vector in chunk]),
-            [struct_bytes({ID_KEY: sid, TOKEN_KEY: token}) for sid, token, _ in chunk],
-            timeout,
+        upto, old = view.applied_upto, view.gen
+        gen = f"{core.name}{RESERVED_INFIX}g{uuid.uuid4().hex[:10]}" if rebuild else None
+        entries = [
+            Entry(
+                sid,
+                record.text,
+                check_metadata(record.metadata),
+                record.group,
+                view.fingerprints[sid],
+                view.vectors.get(sid),
+                view.tokens[sid],
+                gen or view.homes[sid],
+            )
+            for sid, record in view.records.items()
+        ]
+    if gen is not None:
+        logger.info("compacting %r: copying %d records into %r", core.name, len(entries), gen)
+        yield from client._create_collection_plan(
+            core.db, gen, core.metric, core.hnsw.m or None, core.hnsw.ef_construction or None, timeout
         )
-    seq = yield from write_page_plan(client, core.names, page_json((), (), (gen, upto)), timeout)
-    yield from core.view_plan(client, timeout)  # applies the switch, in journal order
-    logger.info(
-        "compacted %r: %d records copied into %r (page %d), replacing %r", core.name, len(rows), gen, seq, old
+        for start in range(0, len(entries), _COPY_BATCH):
+            batch = entries[start : start + _COPY_BATCH]
+            yield from client._insert_vectors_plan(
+                core.db,
+                gen,
+                np.stack([e.vector for e in batch]),
+                [struct_bytes({ID_KEY: e.id, TOKEN_KEY: e.token}) for e in batch],
+                timeout,
+            )
+    parts: list[int] = []
+    for rows in split_pages([entry_json(e) for e in entries], page_limit(client.max_message_bytes)):
+        parts.append(
+            (yield from write_page_plan(client, core.names, page_json(rows, (), as_of=upto), timeout))
+        )
+    marker = (parts[0], parts[-1], upto) if parts else (upto, upto, upto)
+    seq = yield from write_page_plan(
+        client, core.names, page_json((), (), checkpoint=marker, switch_to=gen), timeout
     )
+    yield from core.view_plan(client, timeout)  # applies the parts and the marker, in journal order
+    logger.info("checkpointed %r at page %d (%d records, as of page %d)", core.name, seq, len(entries), upto)
+    if gen is None:
+        return True
     current = core.view.gen
     collections = yield from client._list_collections_plan(core.db, timeout)
     for info in collections:
         if info.name != current and core.names.is_generation(info.name):
             with contextlib.suppress(NotFoundError):
                 yield from client._drop_collection_plan(core.db, info.name, timeout)
+    logger.info("compacted %r: searches moved from %r to %r", core.name, old, current)
     return current == gen

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ TOKEN_KEY = RESERVED_PREFIX + "v"  # data vector: the write that made it (surviv
 PAGE_KEY = RESERVED_PREFIX + "p"  # journal and mirror vectors: the page JSON
 SEQ_KEY = RESERVED_PREFIX + "n"  # mirror vectors: the journal id of the page they copy
 PAGE_FORMAT = 1
+PAGE_BYTES = 1_400_000  # a page with its mirror copies stays far below the server's 4 MiB request limit
 _F32 = np.dtype("<f4")
 
 
@@ -87,12 +88,19 @@ class Entry:
 
 @dataclass(frozen=True)
 class Page:
-    """One write: upserts and deletes, or a switch of the data collection to ``switch_to``."""
+    """One write: upserts and deletes, a part of a checkpoint, or a checkpoint's marker.
+
+    A checkpoint restates every visible record as of page ``as_of`` in parts (pages whose
+    entries count as written at ``as_of``, not at their own number), then a marker naming the
+    parts; a reader that starts afresh reads the newest marker's parts and what came after, and
+    never the pages before. A marker may also move searches to a rebuilt data collection.
+    """
 
     upserts: tuple[Entry, ...] = ()
     deletes: tuple[str, ...] = ()
-    switch_to: str | None = None  # a rebuilt data collection holding every record up to ``switch_upto``
-    switch_upto: int = 0
+    as_of: int = 0  # a checkpoint part: the state as of this page (0: the page's own number)
+    checkpoint: tuple[int, int, int] | None = None  # a marker: parts first..last hold the state as of upto
+    switch_to: str | None = None  # with a marker: the data collection searches go to from now on
 
 
 def relevance_score(metric: Metric | str, distance: float) -> float:
@@ -194,13 +202,24 @@ def entry_json(entry: Entry) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
-def page_json(upserts: Sequence[str], deletes: Sequence[str], switch: tuple[str, int] | None = None) -> str:
-    """A page from pre-encoded upserts (:func:`entry_json`), deleted ids and an optional switch."""
+def page_json(
+    upserts: Sequence[str],
+    deletes: Sequence[str],
+    *,
+    as_of: int = 0,
+    checkpoint: tuple[int, int, int] | None = None,
+    switch_to: str | None = None,
+) -> str:
+    """A page from pre-encoded upserts (:func:`entry_json`) and deleted ids (fields as in :class:`Page`)."""
     parts = [f'"f":{PAGE_FORMAT}', f'"u":[{",".join(upserts)}]']
     if deletes:
         parts.append('"d":' + json.dumps(list(deletes), ensure_ascii=False, separators=(",", ":")))
-    if switch is not None:
-        parts.append('"s":' + json.dumps(list(switch), ensure_ascii=False))
+    if as_of:
+        parts.append(f'"a":{int(as_of)}')
+    if checkpoint is not None:
+        parts.append('"k":' + json.dumps([int(n) for n in checkpoint]))
+    if switch_to is not None:
+        parts.append('"s":' + json.dumps(switch_to, ensure_ascii=False))
     return "{" + ",".join(parts) + "}"
 
 
@@ -213,13 +232,34 @@ def decode_page(text: str) -> Page:
         Entry(sid, txt, meta, group, fp, np.frombuffer(base64.b64decode(vec), dtype=_F32), token, home)
         for sid, txt, meta, group, fp, vec, token, home in raw.get("u", ())
     )
-    switch = raw.get("s")
+    marker = raw.get("k")
+    switch_to = raw.get("s")
     return Page(
         upserts,
         tuple(raw.get("d", ())),
-        None if switch is None else str(switch[0]),
-        0 if switch is None else int(switch[1]),
+        int(raw.get("a", 0)),
+        None if marker is None else (int(marker[0]), int(marker[1]), int(marker[2])),
+        None if switch_to is None else str(switch_to),
     )
+
+
+def page_limit(max_message_bytes: int) -> int:
+    """The most JSON one page may hold: well under a request limit, with room for the envelope."""
+    return min(PAGE_BYTES, max_message_bytes - 4096)
+
+
+def split_pages(rows: Sequence[str], limit: int) -> Iterator[list[str]]:
+    """Group encoded rows into pages of at most ``limit`` bytes (a lone larger row gets its own)."""
+    chunk: list[str] = []
+    size = 0
+    for row in rows:
+        if chunk and size + len(row) > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += len(row) + 1
+    if chunk:
+        yield chunk
 
 
 def struct_bytes(fields: Mapping[str, str]) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,8 @@ from .records import (
     entry_json,
     make_entry,
     page_json,
+    page_limit,
+    split_pages,
     struct_bytes,
 )
 
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PAGE_BYTES = 1_400_000  # a page with its two mirror copies stays far below the server's 4 MiB request limit
 MAX_RECORD_BYTES = 3_500_000
 WRITE_BATCH = 256  # records per data insert and page: about 2 s on a busy real server
 
@@ -66,24 +67,6 @@ def _check_unique(ids: list[str]) -> None:
         if sid in seen:
             raise InvalidArgumentError(f"record id {sid!r} appears twice in one upsert; ids must be unique")
         seen.add(sid)
-
-
-def _page_limit(client: _BaseClient) -> int:
-    return min(PAGE_BYTES, client.max_message_bytes - 4096)
-
-
-def _pages(rows: Sequence[str], limit: int = PAGE_BYTES) -> Iterator[list[str]]:
-    """Group encoded rows into pages of at most ``limit`` bytes (a lone larger row gets its own)."""
-    chunk: list[str] = []
-    size = 0
-    for row in rows:
-        if chunk and size + len(row) > limit:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
-        size += len(row) + 1
-    if chunk:
-        yield chunk
 
 
 def upsert_plan(
@@ -157,7 +140,7 @@ def _write_entries_plan(
             if core.view.gen == gen:
                 yield from core.ensure_plan(client, None, timeout)
     offset = 0
-    for chunk in _pages([row for _, row in tagged], _page_limit(client)):
+    for chunk in split_pages([row for _, row in tagged], page_limit(client.max_message_bytes)):
         seq = yield from write_page_plan(client, core.names, page_json(chunk, ()), timeout)
         with core.lock:
             core.view.apply(seq, Page(upserts=tuple(entries[offset : offset + len(chunk)])))
@@ -177,7 +160,7 @@ def delete_plan(core: CollectionCore, client: _BaseClient, ids: Iterable[str], t
         return 0
     rows = [json.dumps(sid, ensure_ascii=False) for sid in targets]
     offset = 0
-    for chunk in _pages(rows, _page_limit(client)):
+    for chunk in split_pages(rows, page_limit(client.max_message_bytes)):
         part = targets[offset : offset + len(chunk)]
         seq = yield from write_page_plan(client, core.names, page_json((), part), timeout)
         with core.lock:
