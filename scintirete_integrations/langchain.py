@@ -61,7 +61,7 @@ from .errors import InvalidArgumentError, NotFoundError, explain_embedding_failu
 from .filters import Filter
 from .models import CollectionInfo, Metric
 
-__all__ = ["ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStore"]
+__all__ = ["RELEVANCE_FUNCTIONS", "ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStore"]
 
 #: What ``filter=`` accepts: the document layer's Mongo-style dict, or a predicate over Documents.
 DocumentFilter: TypeAlias = Filter | Callable[[Document], bool]
@@ -406,6 +406,10 @@ class ScintireteVectorStore(VectorStore):
         store.max_marginal_relevance_search("France", k=3, fetch_k=20)
         await store.asimilarity_search("France")              # every method has a native async twin
         store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.6})
+        store.add_embeddings(texts, vectors, metadatas, ids)  # vectors computed elsewhere
+        store.get(where={"lang": "en"}, limit=10, offset=0)   # listing without a query, oldest first
+        for page in store.scroll({"lang": "en"}, batch_size=500): ...
+        with ScintireteVectorStore(embeddings, address="db:9090", password="pw") as store: ...  # closes
 
     Connection: pass ``address``/``password``, or ready ``client``/``async_client``; with neither
     (and no ``$SCINTIRETE_ADDRESS``) the store runs on an embedded Scintirete Lite server, in memory or
@@ -427,6 +431,11 @@ class ScintireteVectorStore(VectorStore):
 
     Ids: the ids you pass (or ``Document.id``) are kept; missing ones are generated uuid4 strings.
     Adding an existing id replaces that document; an id given twice in one call is an error.
+
+    Relevance scores are LangChain's own helper for the metric clipped to [0, 1] (see
+    :data:`RELEVANCE_FUNCTIONS`): for cosine, the cosine similarity, as Chroma and PGVector report.
+    :meth:`close` (or ``with``/``async with``) closes the clients the store made; a ``client`` you
+    pass is never closed, so one client can serve several stores.
     """
 
     def __init__(
