@@ -22,10 +22,13 @@ LangChain ``Document`` objects and the layer's ``Record`` objects.
 
 from __future__ import annotations
 
-import functools
+import json
+import logging
+import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 import numpy as np
@@ -43,6 +46,7 @@ from langchain_core.vectorstores import VectorStore
 
 from . import filters
 from ._metadata import encode_metadata
+from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout, check_unicode
 from .documents import (
     AsyncDocumentCollection,
@@ -51,19 +55,19 @@ from .documents import (
     ScoredRecord,
     maximal_marginal_relevance,
     new_id,
-    relevance_score,
     resolve_clients,
 )
 from .errors import InvalidArgumentError, NotFoundError, explain_embedding_failure
 from .filters import Filter
 from .models import CollectionInfo, Metric
 
-__all__ = ["ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStore"]
+__all__ = ["RELEVANCE_FUNCTIONS", "ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStore"]
 
 #: What ``filter=`` accepts: the document layer's Mongo-style dict, or a predicate over Documents.
 DocumentFilter: TypeAlias = Filter | Callable[[Document], bool]
 
 _DEFAULT_BATCH_SIZE = 256
+_log = logging.getLogger(__name__)
 # Added to the server's "failed to get embeddings" when the store or ScintireteEmbeddings asked it to embed.
 _PASS_EMBEDDINGS = (
     "a store given no embedding (and ScintireteEmbeddings) embed on the server: pass a LangChain "
@@ -193,6 +197,131 @@ def _with_vectors(records: list[Record], vectors: Sequence[Sequence[float]]) -> 
     return [replace(record, vector=vector) for record, vector in zip(records, vectors, strict=True)]
 
 
+def _canonical(metadata: Mapping[str, Any]) -> str:
+    # JSON tells 1 from 1.0 and True from 1, as the layer's exact metadata does.
+    return json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _same_metadata(stored: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
+    try:
+        return _canonical(stored) == _canonical(given)
+    except (TypeError, ValueError):  # not JSON-shaped: the write will say what is wrong with it
+        return False
+
+
+def _changed(batch: list[Record], stored: Iterable[Record]) -> list[Record]:
+    """The records of ``batch`` that are not already stored with the same text, group and metadata."""
+    by_id = {record.id: record for record in stored}
+    return [
+        record
+        for record in batch
+        if (old := by_id.get(record.id)) is None
+        or old.text != record.text
+        or old.group != record.group
+        or not _same_metadata(old.metadata, record.metadata)
+    ]
+
+
+def _vector_list(embeddings: Iterable[Sequence[float]], count: int) -> list[Sequence[float]]:
+    if isinstance(embeddings, str):
+        raise InvalidArgumentError("embeddings must be a list of vectors, not a string")
+    vectors = list(embeddings)
+    if len(vectors) != count:
+        raise InvalidArgumentError(f"got {len(vectors)} embeddings for {count} texts; give one per text")
+    return vectors
+
+
+def _split_pairs(text_embeddings: Iterable[tuple[str, Sequence[float]]]) -> tuple[list[str], list[Any]]:
+    pairs = list(text_embeddings)
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InvalidArgumentError(
+                f"text_embeddings[{index}] must be a (text, vector) pair, got {pair!r}"
+            )
+    return [text for text, _ in pairs], [vector for _, vector in pairs]
+
+
+def _check_window(limit: int | None, offset: int) -> None:
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is None and name == "limit":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgumentError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _check_id_list(ids: Sequence[str] | None) -> None:
+    if isinstance(ids, str):
+        raise InvalidArgumentError("ids must be a list of strings, not a single string")
+
+
+def _window(documents: list[Document], limit: int | None, offset: int) -> list[Document]:
+    return documents[offset:] if limit is None else documents[offset : offset + limit]
+
+
+def _in_order(records: Iterable[Record], ids: Sequence[str]) -> list[Record]:
+    """The records whose id is in ``ids``, in the order of ``ids``."""
+    by_id = {record.id: record for record in records}
+    return [by_id[sid] for sid in ids if sid in by_id]
+
+
+def _documents_passing(
+    records: Iterable[Record], predicate: Callable[[Document], bool] | None
+) -> list[Document]:
+    documents = (_to_document(record) for record in records)
+    return [doc for doc in documents if predicate is None or predicate(doc)]
+
+
+def _pages(
+    records: list[Record], predicate: Callable[[Document], bool] | None, size: int
+) -> Iterator[list[Document]]:
+    page: list[Document] = []
+    for record in records:
+        doc = _to_document(record)
+        if predicate is None or predicate(doc):
+            page.append(doc)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _clip(score: float) -> float:
+    return 0.0 if math.isnan(score) else min(1.0, max(0.0, score))
+
+
+def _cosine_relevance(distance: float) -> float:
+    return _clip(VectorStore._cosine_relevance_score_fn(distance))
+
+
+def _euclidean_relevance(distance: float) -> float:
+    return _clip(VectorStore._euclidean_relevance_score_fn(distance))
+
+
+def _inner_product_relevance(distance: float) -> float:
+    # The distance is -dot. LangChain's helper gives dot for dot >= 0 and 1 + dot below, which
+    # would rank a dot of -0.9 above one of 0.5; below 0 the relevance here is 0 instead.
+    return _clip(VectorStore._max_inner_product_relevance_score_fn(distance) if distance <= 0 else 0.0)
+
+
+#: Distance -> relevance in [0, 1] per metric: LangChain's own helpers (as Chroma and PGVector
+#: use them), clipped to [0, 1], so score thresholds written for those stores carry over.
+RELEVANCE_FUNCTIONS: Mapping[Metric, Callable[[float], float]] = {
+    Metric.COSINE: _cosine_relevance,
+    Metric.L2: _euclidean_relevance,
+    Metric.INNER_PRODUCT: _inner_product_relevance,
+}
+
+
+def _relevance_pairs(
+    hits: list[ScoredRecord], relevance: Callable[[float], float], score_threshold: float | None
+) -> list[tuple[Document, float]]:
+    pairs = [(_to_document(hit.record), relevance(hit.distance)) for hit in hits]
+    if score_threshold is None:
+        return pairs
+    return [(doc, score) for doc, score in pairs if score >= score_threshold]
+
+
 def _split_filter(filter: DocumentFilter | None) -> tuple[Filter | None, Callable[[Document], bool] | None]:
     """(Mongo-style dict, document predicate): at most one is set."""
     if filter is None or isinstance(filter, Mapping):
@@ -234,6 +363,18 @@ def _missing_collection(exc: NotFoundError, name: str, db: str) -> NotFoundError
     )
 
 
+def _made_here(
+    connection: Mapping[str, Any], client: ScintireteClient, async_client: AsyncScintireteClient
+) -> list[ScintireteClient | AsyncScintireteClient]:
+    """The clients resolve_clients made rather than received, which the store may close."""
+    made: list[ScintireteClient | AsyncScintireteClient] = []
+    if connection.get("client") is None:
+        made.append(client)
+    if connection.get("async_client") is None:
+        made.append(async_client)
+    return made
+
+
 def _existing_metric(info: CollectionInfo, requested: Metric | str | None) -> Metric:
     if requested is None:
         return info.metric or Metric.COSINE
@@ -265,6 +406,10 @@ class ScintireteVectorStore(VectorStore):
         store.max_marginal_relevance_search("France", k=3, fetch_k=20)
         await store.asimilarity_search("France")              # every method has a native async twin
         store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.6})
+        store.add_embeddings(texts, vectors, metadatas, ids)  # vectors computed elsewhere
+        store.get(where={"lang": "en"}, limit=10, offset=0)   # listing without a query, oldest first
+        for page in store.scroll({"lang": "en"}, batch_size=500): ...
+        with ScintireteVectorStore(embeddings, address="db:9090", password="pw") as store: ...  # closes
 
     Connection: pass ``address``/``password``, or ready ``client``/``async_client``; with neither
     (and no ``$SCINTIRETE_ADDRESS``) the store runs on an embedded Scintirete Lite server, in memory or
@@ -286,6 +431,11 @@ class ScintireteVectorStore(VectorStore):
 
     Ids: the ids you pass (or ``Document.id``) are kept; missing ones are generated uuid4 strings.
     Adding an existing id replaces that document; an id given twice in one call is an error.
+
+    Relevance scores are LangChain's own helper for the metric clipped to [0, 1] (see
+    :data:`RELEVANCE_FUNCTIONS`): for cosine, the cosine similarity, as Chroma and PGVector report.
+    :meth:`close` (or ``with``/``async with``) closes the clients the store made; a ``client`` you
+    pass is never closed, so one client can serve several stores.
     """
 
     def __init__(
@@ -332,6 +482,10 @@ class ScintireteVectorStore(VectorStore):
         )
         # One view shared by both facades: a write through either is seen by the other at once.
         self._async_collection = self._collection.async_twin(aio_client)
+        # close() closes what this store made, never a client the caller passed in.
+        self._owned_clients: list[ScintireteClient | AsyncScintireteClient] = [
+            made for made, given in ((sync_client, client), (aio_client, async_client)) if given is None
+        ]
         # With no embedding the server embeds: texts through the layer's upsert_texts/search_text,
         # and queries for MMR or callable filters through ScintireteEmbeddings on the same server.
         self._server_embeds = embedding is None
@@ -351,6 +505,42 @@ class ScintireteVectorStore(VectorStore):
             f"metric={self._collection.metric.value!r}, embedding={type(self.embeddings).__name__})"
         )
 
+    # -- lifetime
+
+    def close(self) -> None:
+        """Close the blocking client this store made (a passed-in ``client`` stays open).
+
+        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
+        Use the store as a context manager to close it on leaving the block.
+        """
+        for client in self._owned_clients:
+            if isinstance(client, ScintireteClient):
+                client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients this store made (passed-in clients stay open)."""
+        for client in self._owned_clients:
+            if isinstance(client, ScintireteClient):
+                client.close()
+            else:
+                await client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
     @property
     def embeddings(self) -> Embeddings:
         """The embedding model: the one given, or a :class:`ScintireteEmbeddings` when the server embeds."""
@@ -368,6 +558,31 @@ class ScintireteVectorStore(VectorStore):
 
     # -- writing
 
+    def _store_texts(self, records: list[Record], batch_size: int, report: Progress) -> None:
+        for batch in _batches(records, batch_size):
+            # Resuming an interrupted ingest: what is stored unchanged is not embedded again.
+            todo = _changed(batch, self._collection.get([record.id for record in batch]))
+            if todo and self._server_embeds:
+                with explain_embedding_failure(_PASS_EMBEDDINGS):
+                    self._collection.upsert_texts(todo, model=self._embedding_model, batch_size=batch_size)
+            elif todo:
+                vectors = self._embeddings.embed_documents([record.text for record in todo])
+                self._collection.upsert(_with_vectors(todo, vectors))
+            report.advance(len(batch), skipped=len(batch) - len(todo))
+
+    async def _astore_texts(self, records: list[Record], batch_size: int, report: Progress) -> None:
+        for batch in _batches(records, batch_size):
+            todo = _changed(batch, await self._async_collection.get([record.id for record in batch]))
+            if todo and self._server_embeds:
+                with explain_embedding_failure(_PASS_EMBEDDINGS):
+                    await self._async_collection.upsert_texts(
+                        todo, model=self._embedding_model, batch_size=batch_size
+                    )
+            elif todo:
+                vectors = await self._embeddings.aembed_documents([record.text for record in todo])
+                await self._async_collection.upsert(_with_vectors(todo, vectors))
+            report.advance(len(batch), skipped=len(batch) - len(todo))
+
     def add_texts(
         self,
         texts: Iterable[str],
@@ -375,24 +590,22 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Iterable[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> list[str]:
         """Embed and store ``texts``; returns their ids (the given ones, or generated uuid4 strings).
 
         ``batch_size`` texts are embedded and written per round trip. Inputs are checked as a whole
         first; a failure while writing (e.g. the server or the embedding model failing) leaves the
-        batches before it stored, and calling again with the same ids finishes the job.
+        batches before it stored, and calling again with the same ids finishes the job: texts
+        whose id, text and metadata are already stored unchanged are not sent to the embedding
+        model again. ``progress=True`` keeps a status line on stderr; a callable gets
+        ``(done, total)`` after each batch; each batch is also logged at INFO.
         """
-        _reject_extra("add_texts", kwargs, "metadatas, ids, batch_size")
+        _reject_extra("add_texts", kwargs, "metadatas, ids, batch_size, progress")
         batch_size = _check_batch_size(batch_size)
         records = _records(texts, metadatas, ids, batch_size)
-        for batch in _batches(records, batch_size):
-            if self._server_embeds:
-                with explain_embedding_failure(_PASS_EMBEDDINGS):
-                    self._collection.upsert_texts(batch, model=self._embedding_model, batch_size=batch_size)
-            else:
-                vectors = self._embeddings.embed_documents([record.text for record in batch])
-                self._collection.upsert(_with_vectors(batch, vectors))
+        self._store_texts(records, batch_size, Progress(len(records), progress, _log, "add_texts"))
         return [record.id for record in records]
 
     async def aadd_texts(
@@ -402,21 +615,65 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Iterable[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> list[str]:
         """Async :meth:`add_texts`."""
-        _reject_extra("aadd_texts", kwargs, "metadatas, ids, batch_size")
+        _reject_extra("aadd_texts", kwargs, "metadatas, ids, batch_size, progress")
         batch_size = _check_batch_size(batch_size)
         records = _records(texts, metadatas, ids, batch_size)
-        for batch in _batches(records, batch_size):
-            if self._server_embeds:
-                with explain_embedding_failure(_PASS_EMBEDDINGS):
-                    await self._async_collection.upsert_texts(
-                        batch, model=self._embedding_model, batch_size=batch_size
-                    )
-            else:
-                vectors = await self._embeddings.aembed_documents([record.text for record in batch])
-                await self._async_collection.upsert(_with_vectors(batch, vectors))
+        await self._astore_texts(records, batch_size, Progress(len(records), progress, _log, "aadd_texts"))
+        return [record.id for record in records]
+
+    def add_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Iterable[Sequence[float]],
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        ids: Iterable[str | None] | None = None,
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Store ``texts`` with vectors computed elsewhere (one per text); no embedding model is called.
+
+        Ids, metadata, batching and ``progress`` work as in :meth:`add_texts`::
+
+            store.add_embeddings(["a cat"], [[0.1, 0.9, 0.0]], metadatas=[{"year": 2024}], ids=["c1"])
+        """
+        _reject_extra("add_embeddings", kwargs, "metadatas, ids, batch_size, progress")
+        batch_size = _check_batch_size(batch_size)
+        records = _records(texts, metadatas, ids, batch_size)
+        vectors = _vector_list(embeddings, len(records))
+        report = Progress(len(records), progress, _log, "add_embeddings")
+        for start in range(0, len(records), batch_size):
+            batch = records[start : start + batch_size]
+            self._collection.upsert(_with_vectors(batch, vectors[start : start + batch_size]))
+            report.advance(len(batch))
+        return [record.id for record in records]
+
+    async def aadd_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Iterable[Sequence[float]],
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        ids: Iterable[str | None] | None = None,
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_embeddings`."""
+        _reject_extra("aadd_embeddings", kwargs, "metadatas, ids, batch_size, progress")
+        batch_size = _check_batch_size(batch_size)
+        records = _records(texts, metadatas, ids, batch_size)
+        vectors = _vector_list(embeddings, len(records))
+        report = Progress(len(records), progress, _log, "aadd_embeddings")
+        for start in range(0, len(records), batch_size):
+            batch = records[start : start + batch_size]
+            await self._async_collection.upsert(_with_vectors(batch, vectors[start : start + batch_size]))
+            report.advance(len(batch))
         return [record.id for record in records]
 
     def add_documents(
@@ -425,12 +682,13 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Sequence[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> list[str]:
         """Store documents, keeping ``Document.id`` (``ids=`` overrides it); Documents are not modified."""
-        _reject_extra("add_documents", kwargs, "ids, batch_size")
+        _reject_extra("add_documents", kwargs, "ids, batch_size, progress")
         texts, metadatas, doc_ids = _documents_input(documents, ids)
-        return self.add_texts(texts, metadatas, ids=doc_ids, batch_size=batch_size)
+        return self.add_texts(texts, metadatas, ids=doc_ids, batch_size=batch_size, progress=progress)
 
     async def aadd_documents(
         self,
@@ -438,12 +696,13 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Sequence[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> list[str]:
         """Async :meth:`add_documents`."""
-        _reject_extra("aadd_documents", kwargs, "ids, batch_size")
+        _reject_extra("aadd_documents", kwargs, "ids, batch_size, progress")
         texts, metadatas, doc_ids = _documents_input(documents, ids)
-        return await self.aadd_texts(texts, metadatas, ids=doc_ids, batch_size=batch_size)
+        return await self.aadd_texts(texts, metadatas, ids=doc_ids, batch_size=batch_size, progress=progress)
 
     def delete(
         self, ids: Sequence[str] | None = None, *, filter: DocumentFilter | None = None, **kwargs: Any
@@ -506,6 +765,86 @@ class ScintireteVectorStore(VectorStore):
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Async :meth:`get_by_ids`."""
         return [_to_document(record) for record in await self._async_collection.get(ids)]
+
+    # -- listing without a query
+
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        where: DocumentFilter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Document]:
+        """Stored documents without a query: those among ``ids`` (in that order) that pass ``where``.
+
+        Without ``ids``, every document passing ``where`` (a filter dict or a callable, as
+        ``filter=`` elsewhere), oldest write first. ``offset`` documents are skipped and at most
+        ``limit`` returned. Unlike Chroma's ``get``, which returns a dict of columns, this returns
+        ``Document`` objects with their ids::
+
+            store.get(where={"lang": "en"}, limit=10, offset=20)   # the third page of ten
+        """
+        _check_window(limit, offset)
+        _check_id_list(ids)
+        dict_where, predicate = _split_filter(where)
+        if ids is not None:
+            records = (
+                self._collection.get(ids)
+                if dict_where is None
+                else _in_order(self._collection.scan(dict_where), ids)
+            )
+        else:
+            wanted = None if predicate is not None or limit is None else offset + limit
+            records = self._collection.scan(dict_where, limit=wanted) if wanted != 0 else []
+        return _window(_documents_passing(records, predicate), limit, offset)
+
+    async def aget(
+        self,
+        ids: Sequence[str] | None = None,
+        where: DocumentFilter | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Document]:
+        """Async :meth:`get`."""
+        _check_window(limit, offset)
+        _check_id_list(ids)
+        dict_where, predicate = _split_filter(where)
+        if ids is not None:
+            records = (
+                await self._async_collection.get(ids)
+                if dict_where is None
+                else _in_order(await self._async_collection.scan(dict_where), ids)
+            )
+        else:
+            wanted = None if predicate is not None or limit is None else offset + limit
+            records = await self._async_collection.scan(dict_where, limit=wanted) if wanted != 0 else []
+        return _window(_documents_passing(records, predicate), limit, offset)
+
+    def scroll(
+        self, filter: DocumentFilter | None = None, *, batch_size: int = _DEFAULT_BATCH_SIZE
+    ) -> Iterator[list[Document]]:
+        """Every document passing ``filter``, oldest write first, in lists of up to ``batch_size``.
+
+        The set of documents is fixed when iteration starts; writes made while iterating are not
+        seen. For exports::
+
+            for page in store.scroll({"lang": "en"}, batch_size=500):
+                write_rows(page)
+        """
+        batch_size = _check_batch_size(batch_size)
+        dict_where, predicate = _split_filter(filter)
+        records = self._collection.scan(dict_where)
+        yield from _pages(records, predicate, batch_size)
+
+    async def ascroll(
+        self, filter: DocumentFilter | None = None, *, batch_size: int = _DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[list[Document]]:
+        """Async :meth:`scroll`: ``async for page in store.ascroll(...)``."""
+        batch_size = _check_batch_size(batch_size)
+        dict_where, predicate = _split_filter(filter)
+        records = await self._async_collection.scan(dict_where)
+        for page in _pages(records, predicate, batch_size):
+            yield page
 
     # -- similarity search: one sync and one async core, every public method goes through them
 
@@ -588,10 +927,56 @@ class ScintireteVectorStore(VectorStore):
         _reject_extra_search("asimilarity_search_by_vector", kwargs, "k, filter")
         return [_to_document(hit.record) for hit in await self._asearch_vector(embedding, k, filter)]
 
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """``(document, distance)`` pairs nearest to the vector ``embedding``; LOWER is closer."""
+        _reject_extra_search("similarity_search_with_score_by_vector", kwargs, "k, filter")
+        return _scored_documents(self._search_vector(embedding, k, filter))
+
+    async def asimilarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score_by_vector`."""
+        _reject_extra_search("asimilarity_search_with_score_by_vector", kwargs, "k, filter")
+        return _scored_documents(await self._asearch_vector(embedding, k, filter))
+
+    def similarity_search_with_relevance_scores_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: DocumentFilter | None = None,
+        *,
+        score_threshold: float | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """``(document, relevance)`` pairs for the vector ``embedding``, relevance in [0, 1], higher is closer.
+
+        The scores are those of :meth:`similarity_search_with_relevance_scores` (see
+        :data:`RELEVANCE_FUNCTIONS`); pairs below ``score_threshold`` are dropped.
+        """
+        _reject_extra_search("similarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
+        hits = self._search_vector(embedding, k, filter)
+        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+
+    async def asimilarity_search_with_relevance_scores_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: DocumentFilter | None = None,
+        *,
+        score_threshold: float | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_relevance_scores_by_vector`."""
+        _reject_extra_search("asimilarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
+        hits = await self._asearch_vector(embedding, k, filter)
+        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         # LangChain's similarity_search_with_relevance_scores (and the score-threshold retriever)
-        # maps our distances through this: the document layer's formula for the collection's metric.
-        return functools.partial(relevance_score, self._collection.metric)
+        # maps our distances through this: LangChain's own helper for the metric, clipped to [0, 1].
+        return RELEVANCE_FUNCTIONS[self._collection.metric]
 
     # -- maximal marginal relevance
 
@@ -685,6 +1070,7 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Iterable[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> Self:
         """A store (constructor arguments in ``kwargs``) holding ``texts``.
@@ -694,7 +1080,7 @@ class ScintireteVectorStore(VectorStore):
             store = ScintireteVectorStore.from_texts(["a", "b"], embeddings, collection_name="notes")
         """
         store = cls(embedding, **kwargs)
-        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size, progress=progress)
         return store
 
     @classmethod
@@ -706,11 +1092,12 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Iterable[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_texts`."""
         store = cls(embedding, **kwargs)
-        await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size, progress=progress)
         return store
 
     @classmethod
@@ -721,11 +1108,12 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Sequence[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> Self:
         """A store (constructor arguments in ``kwargs``) holding ``documents``, keeping their ids."""
         store = cls(embedding, **kwargs)
-        store.add_documents(documents, ids=ids, batch_size=batch_size)
+        store.add_documents(documents, ids=ids, batch_size=batch_size, progress=progress)
         return store
 
     @classmethod
@@ -736,11 +1124,54 @@ class ScintireteVectorStore(VectorStore):
         *,
         ids: Sequence[str | None] | None = None,
         batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
         **kwargs: Any,
     ) -> Self:
         """Async :meth:`from_documents`."""
         store = cls(embedding, **kwargs)
-        await store.aadd_documents(documents, ids=ids, batch_size=batch_size)
+        await store.aadd_documents(documents, ids=ids, batch_size=batch_size, progress=progress)
+        return store
+
+    @classmethod
+    def from_embeddings(
+        cls,
+        text_embeddings: Iterable[tuple[str, Sequence[float]]],
+        embedding: Embeddings | None = None,
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        ids: Iterable[str | None] | None = None,
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **kwargs: Any,
+    ) -> Self:
+        """A store holding texts with precomputed vectors, given as ``(text, vector)`` pairs.
+
+        ``embedding`` embeds later queries (None: the server does). As FAISS's ``from_embeddings``::
+
+            pairs = list(zip(texts, my_model.encode(texts).tolist()))
+            store = ScintireteVectorStore.from_embeddings(pairs, my_embeddings, collection_name="notes")
+        """
+        texts, vectors = _split_pairs(text_embeddings)
+        store = cls(embedding, **kwargs)
+        store.add_embeddings(texts, vectors, metadatas, ids, batch_size=batch_size, progress=progress)
+        return store
+
+    @classmethod
+    async def afrom_embeddings(
+        cls,
+        text_embeddings: Iterable[tuple[str, Sequence[float]]],
+        embedding: Embeddings | None = None,
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        ids: Iterable[str | None] | None = None,
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **kwargs: Any,
+    ) -> Self:
+        """Async :meth:`from_embeddings`."""
+        texts, vectors = _split_pairs(text_embeddings)
+        store = cls(embedding, **kwargs)
+        await store.aadd_embeddings(texts, vectors, metadatas, ids, batch_size=batch_size, progress=progress)
         return store
 
     @classmethod
@@ -764,7 +1195,7 @@ class ScintireteVectorStore(VectorStore):
         except NotFoundError as exc:
             raise _missing_collection(exc, collection_name, db) from exc
         metric = _existing_metric(info, kwargs.pop("metric", None))
-        return cls(
+        store = cls(
             embedding,
             collection_name=collection_name,
             client=client,
@@ -772,6 +1203,8 @@ class ScintireteVectorStore(VectorStore):
             metric=metric,
             **kwargs,
         )
+        store._owned_clients = _made_here(connection, client, async_client)
+        return store
 
     @classmethod
     async def afrom_existing_collection(
@@ -788,7 +1221,7 @@ class ScintireteVectorStore(VectorStore):
         except NotFoundError as exc:
             raise _missing_collection(exc, collection_name, db) from exc
         metric = _existing_metric(info, kwargs.pop("metric", None))
-        return cls(
+        store = cls(
             embedding,
             collection_name=collection_name,
             client=client,
@@ -796,6 +1229,8 @@ class ScintireteVectorStore(VectorStore):
             metric=metric,
             **kwargs,
         )
+        store._owned_clients = _made_here(connection, client, async_client)
+        return store
 
 
 # -- embeddings -------------------------------------------------------------------------------------

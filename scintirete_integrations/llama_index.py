@@ -26,11 +26,13 @@ into the filter language of :mod:`scintirete_integrations.filters`.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -48,6 +50,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from .documents import (
     AsyncDocumentCollection,
@@ -70,6 +73,8 @@ __all__ = [
     "record_to_node",
 ]
 
+_log = logging.getLogger(__name__)
+_DEFAULT_BATCH_SIZE = 256
 _NODE_CONTENT_KEY = "_node_content"  # written by node_to_metadata_dict
 _REF_DOC_KEY = "ref_doc_id"  # written by node_to_metadata_dict: the node's ref_doc_id, or "None"
 
@@ -322,6 +327,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
 
     _collection: DocumentCollection = PrivateAttr()
     _async_collection: AsyncDocumentCollection = PrivateAttr()
+    _owned_clients: list[ScintireteClient | AsyncScintireteClient] = PrivateAttr(default_factory=list)
 
     def __init__(
         self,
@@ -363,6 +369,10 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         )
         self._collection = collection
         self._async_collection = collection.async_twin(aio_client)
+        # close() closes what this store made, never a client the caller passed in.
+        self._owned_clients = [
+            made for made, given in ((sync_client, client), (aio_client, async_client)) if given is None
+        ]
 
     @classmethod
     def class_name(cls) -> str:
@@ -388,15 +398,78 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         """The asyncio twin of :attr:`collection`, sharing its view."""
         return self._async_collection
 
+    # -- lifetime
+
+    def close(self) -> None:
+        """Close the blocking client this store made (a passed-in ``client`` stays open).
+
+        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
+        Use the store as a context manager to close it on leaving the block.
+        """
+        for client in self._owned_clients:
+            if isinstance(client, ScintireteClient):
+                client.close()
+
+    async def aclose(self) -> None:
+        """Close both clients this store made (passed-in clients stay open)."""
+        for client in self._owned_clients:
+            if isinstance(client, ScintireteClient):
+                client.close()
+            else:
+                await client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
     # -- writes
 
-    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
-        """Insert or replace nodes (by node id); returns their ids. Each node needs an embedding."""
-        return self._collection.upsert(node_to_record(node) for node in nodes)
+    def add(
+        self,
+        nodes: Sequence[BaseNode],
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **add_kwargs: Any,
+    ) -> list[str]:
+        """Insert or replace nodes (by node id); returns their ids. Each node needs an embedding.
 
-    async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
-        """Insert or replace nodes (by node id); returns their ids. Each node needs an embedding."""
-        return await self._async_collection.upsert(node_to_record(node) for node in nodes)
+        Nodes are checked as a whole first, then written ``batch_size`` per write: a failure
+        leaves the batches before it stored. ``progress=True`` keeps a status line on stderr, a
+        callable gets ``(done, total)`` after each batch, and each batch is logged at INFO.
+        """
+        records, report = _prepared(nodes, batch_size, progress, "add")
+        for batch in _record_batches(records, batch_size):
+            self._collection.upsert(batch)
+            report.advance(len(batch))
+        return [record.id for record in records]
+
+    async def async_add(
+        self,
+        nodes: Sequence[BaseNode],
+        *,
+        batch_size: int = _DEFAULT_BATCH_SIZE,
+        progress: ProgressArg = False,
+        **add_kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add`."""
+        records, report = _prepared(nodes, batch_size, progress, "async_add")
+        for batch in _record_batches(records, batch_size):
+            await self._async_collection.upsert(batch)
+            report.advance(len(batch))
+        return [record.id for record in records]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of the source document ``ref_doc_id``."""
@@ -450,30 +523,41 @@ class ScintireteVectorStore(BasePydanticVectorStore):
     # -- reads
 
     def get_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        limit: int | None = None,
     ) -> list[BaseNode]:
-        """Nodes among ``node_ids`` (in that order) matching ``filters``; all nodes when neither is given."""
+        """Nodes among ``node_ids`` (in that order) matching ``filters``; all nodes when neither is given.
+
+        Without ``node_ids`` the nodes come oldest write first; ``limit`` caps how many are returned.
+        """
+        _check_limit(limit)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = self._collection.scan(where)
+            records = self._collection.scan(where, limit=limit) if limit != 0 else []
         elif where is None:
             records = self._collection.get(node_ids)
         else:
             records = _in_order(self._collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records]
+        return [record_to_node(record) for record in records[:limit]]
 
     async def aget_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        limit: int | None = None,
     ) -> list[BaseNode]:
-        """Nodes among ``node_ids`` (in that order) matching ``filters``; all nodes when neither is given."""
+        """Async :meth:`get_nodes`."""
+        _check_limit(limit)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = await self._async_collection.scan(where)
+            records = await self._async_collection.scan(where, limit=limit) if limit != 0 else []
         elif where is None:
             records = await self._async_collection.get(node_ids)
         else:
             records = _in_order(await self._async_collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records]
+        return [record_to_node(record) for record in records[:limit]]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
@@ -508,6 +592,26 @@ class ScintireteVectorStore(BasePydanticVectorStore):
                 search.vector, search.k, filter=search.filter, ids=search.ids
             )
         return query_result(hits)
+
+
+def _prepared(
+    nodes: Iterable[BaseNode], batch_size: int, progress: ProgressArg, what: str
+) -> tuple[list[Record], Progress]:
+    """Every node as a record, checked before the first write, and the progress of writing them."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise InvalidArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    records = [node_to_record(node) for node in nodes]
+    return records, Progress(len(records), progress, _log, what)
+
+
+def _record_batches(records: list[Record], batch_size: int) -> Iterable[list[Record]]:
+    for start in range(0, len(records), batch_size):
+        yield records[start : start + batch_size]
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidArgumentError(f"limit must be a non-negative integer or None, got {limit!r}")
 
 
 def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) -> dict[str, Any] | None:

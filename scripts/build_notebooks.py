@@ -119,7 +119,8 @@ LANGCHAIN_RAG: list[Cell] = [
     md("""
     `similarity_search_with_score` returns the server's **distance**: lower is closer (for cosine,
     between 0 and 2). `similarity_search_with_relevance_scores` turns it into a **relevance** in
-    [0, 1], higher is closer (cosine: `1 - distance / 2`), and can drop weak matches with
+    [0, 1], higher is closer, with LangChain's own helper for the metric (cosine: `1 - distance`,
+    the cosine similarity, as Chroma and PGVector report it), and can drop weak matches with
     `score_threshold`.
     """),
     code("""
@@ -127,8 +128,8 @@ LANGCHAIN_RAG: list[Cell] = [
         print(f"{doc.id}  distance  {distance:.3f}")
     for doc, relevance in store.similarity_search_with_relevance_scores(question, k=3):
         print(f"{doc.id}  relevance {relevance:.3f}")
-    strong = store.similarity_search_with_relevance_scores(question, k=10, score_threshold=0.68)
-    print("relevance >= 0.68:", [doc.id for doc, _ in strong])
+    strong = store.similarity_search_with_relevance_scores(question, k=10, score_threshold=0.36)
+    print("relevance >= 0.36:", [doc.id for doc, _ in strong])
     """),
     md("""
     ## 3. Maximal marginal relevance (MMR)

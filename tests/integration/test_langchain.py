@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import logging
 import math
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,10 +25,17 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.structured_query import Comparator, Comparison, Operation, Operator, StructuredQuery
+from langchain_core.vectorstores import VectorStore
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 
-from scintirete_integrations import InvalidArgumentError, Metric, NotFoundError, ScintireteError
-from scintirete_integrations.documents import AsyncDocumentCollection, DocumentCollection, relevance_score
+from scintirete_integrations import (
+    InvalidArgumentError,
+    Metric,
+    NotFoundError,
+    ScintireteClient,
+    ScintireteError,
+)
+from scintirete_integrations.documents import AsyncDocumentCollection, DocumentCollection
 from scintirete_integrations.langchain import (
     ScintireteEmbeddings,
     ScintireteTranslator,
@@ -390,6 +398,13 @@ async def test_mmr_skips_duplicates(duplicates: ScintireteVectorStore, no_execut
 # -- scores ---------------------------------------------------------------------------------------
 
 
+LANGCHAIN_HELPERS: dict[str, Callable[[float], float]] = {
+    "cosine": VectorStore._cosine_relevance_score_fn,
+    "l2": VectorStore._euclidean_relevance_score_fn,
+    "inner_product": VectorStore._max_inner_product_relevance_score_fn,
+}
+
+
 @pytest.mark.parametrize("metric", ["cosine", "l2", "inner_product"])
 async def test_relevance_scores_per_metric(
     make_store: Callable[..., ScintireteVectorStore], metric: str, no_executor: None
@@ -402,19 +417,20 @@ async def test_relevance_scores_per_metric(
     assert all(0.0 <= score <= 1.0 for score in scores)
     assert scores == sorted(scores, reverse=True)
     assert scores[0] == pytest.approx(1.0, abs=1e-5)  # an exact match
-    # Relevance is the document layer's function of the distance, which is lower-is-closer.
+    # Relevance is LangChain's own helper for the metric (clipped to [0, 1]) applied to the distance.
     distances = store.similarity_search_with_score("cat", k=4)
     assert [d for _, d in distances] == sorted(d for _, d in distances)
-    assert scores == pytest.approx([relevance_score(metric, d) for _, d in distances])
+    helper = LANGCHAIN_HELPERS[metric]
+    assert scores == pytest.approx([min(1.0, max(0.0, helper(d))) for _, d in distances])
     assert await store.asimilarity_search_with_relevance_scores("cat", k=4) == pairs
 
 
 async def test_score_threshold(store: ScintireteVectorStore, no_executor: None) -> None:
     store.add_texts(["cat", "cat dog", "dog", "fish"], ids=["cat", "catdog", "dog", "fish"])
-    kept = store.similarity_search_with_relevance_scores("cat", k=4, score_threshold=0.8)
+    kept = store.similarity_search_with_relevance_scores("cat", k=4, score_threshold=0.6)
     assert [doc.id for doc, _ in kept] == ["cat", "catdog"]
-    assert all(score >= 0.8 for _, score in kept)
-    akept = await store.asimilarity_search_with_relevance_scores("cat", k=4, score_threshold=0.8)
+    assert all(score >= 0.6 for _, score in kept)
+    akept = await store.asimilarity_search_with_relevance_scores("cat", k=4, score_threshold=0.6)
     assert [doc.id for doc, _ in akept] == ["cat", "catdog"]
     assert store.similarity_search_with_relevance_scores("cat", score_threshold=0.9999) == kept[:1]
 
@@ -435,7 +451,7 @@ async def test_retriever_search_types(duplicates: ScintireteVectorStore, no_exec
     assert texts[0] == "cat" and len(set(texts)) == 3
     assert [doc.page_content for doc in await mmr.ainvoke("cat")] == texts
     threshold = store.as_retriever(
-        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.8, "k": 10}
+        search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.6, "k": 10}
     )
     assert sorted(ids_of(threshold.invoke("cat"))) == ["c1", "c2", "c3", "cd"]
     assert sorted(ids_of(await threshold.ainvoke("cat"))) == ["c1", "c2", "c3", "cd"]
@@ -777,3 +793,238 @@ async def test_structured_query_filters_the_store(store: ScintireteVectorStore, 
     )
     query, kwargs = translator.visit_structured_query(contains)
     assert ids_of(store.similarity_search(query, k=5, **kwargs)) == ["b", "a"]
+
+
+# -- precomputed vectors --------------------------------------------------------------------------
+
+
+class CountingEmbeddings(KeywordEmbeddings):
+    """KeywordEmbeddings that remember every text they were asked to embed as a document."""
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += texts
+        return super().embed_documents(texts)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
+
+
+async def test_add_embeddings_stores_the_given_vectors_without_embedding(
+    make_store: Callable[..., ScintireteVectorStore], no_executor: None
+) -> None:
+    counting = CountingEmbeddings()
+    store = make_store(counting)
+    vectors = KEYWORDS.embed_documents(["cat", "dog", "fish"])
+    ids = store.add_embeddings(
+        (text for text in ["cat", "dog"]), iter(vectors[:2]), [{"n": 1}, None], ["c", None], batch_size=1
+    )
+    assert ids[0] == "c" and uuid.UUID(ids[1])
+    assert await store.aadd_embeddings(["fish"], [vectors[2]], ids=["f"]) == ["f"]
+    assert counting.embedded == []
+    assert ids_of(store.similarity_search_by_vector(vectors[1], k=1)) == [ids[1]]
+    assert [(doc.page_content, doc.metadata) for doc in store.get_by_ids(["c", "f"])] == [
+        ("cat", {"n": 1}),
+        ("fish", {}),
+    ]
+    with pytest.raises(InvalidArgumentError, match="got 1 embeddings for 2 texts"):
+        store.add_embeddings(["cat", "dog"], [vectors[0]])
+    with pytest.raises(InvalidArgumentError, match="got 1 embeddings for 2 texts"):
+        await store.aadd_embeddings(["cat", "dog"], [vectors[0]])
+
+
+async def test_from_embeddings_and_afrom_embeddings(conn: Connection, no_executor: None) -> None:
+    pairs = list(zip(["cat", "dog"], KEYWORDS.embed_documents(["cat", "dog"]), strict=True))
+    name = f"lc-{uuid.uuid4().hex[:12]}"
+    store = ScintireteVectorStore.from_embeddings(
+        iter(pairs), KEYWORDS, [{"n": 1}, {"n": 2}], ["c", "d"], collection_name=name, **conn.kwargs()
+    )
+    assert ids_of(store.similarity_search("dog", k=1)) == ["d"]
+    other = await ScintireteVectorStore.afrom_embeddings(
+        pairs, KEYWORDS, ids=["c2", "d2"], collection_name=name + "a", **conn.kwargs()
+    )
+    assert ids_of(await other.asimilarity_search("cat", k=1)) == ["c2"]
+    with pytest.raises(InvalidArgumentError, match="must be a \\(text, vector\\) pair"):
+        ScintireteVectorStore.from_embeddings(["cat"], KEYWORDS, **conn.kwargs())  # type: ignore[list-item]
+    store.delete_collection()
+    await other.adelete_collection()
+
+
+# -- search by vector with scores ------------------------------------------------------------------
+
+
+async def test_similarity_search_with_score_by_vector(
+    store: ScintireteVectorStore, no_executor: None
+) -> None:
+    add_pets(store)
+    vector = KEYWORDS.embed_query("cat")
+    by_query = store.similarity_search_with_score("cat", k=3, filter={"lang": {"$ne": "fr"}})
+    by_vector = store.similarity_search_with_score_by_vector(vector, k=3, filter={"lang": {"$ne": "fr"}})
+    assert by_vector == by_query
+    assert await store.asimilarity_search_with_score_by_vector(vector, 3, {"lang": {"$ne": "fr"}}) == by_query
+    assert [d for _, d in by_vector] == sorted(d for _, d in by_vector)
+
+
+async def test_relevance_scores_by_vector(store: ScintireteVectorStore, no_executor: None) -> None:
+    add_pets(store)
+    vector = KEYWORDS.embed_query("cat")
+    expected = store.similarity_search_with_relevance_scores("cat", k=4)
+    assert store.similarity_search_with_relevance_scores_by_vector(vector, k=4) == expected
+    assert await store.asimilarity_search_with_relevance_scores_by_vector(vector, k=4) == expected
+    kept = store.similarity_search_with_relevance_scores_by_vector(vector, k=4, score_threshold=0.6)
+    assert ids_of([doc for doc, _ in kept]) == ["a", "b"]
+    only_en = await store.asimilarity_search_with_relevance_scores_by_vector(
+        vector, k=4, filter=lambda doc: doc.metadata["lang"] == "en", score_threshold=0.0
+    )
+    assert ids_of([doc for doc, _ in only_en]) == ["a", "c"]
+
+
+# -- relevance convention -------------------------------------------------------------------------
+
+
+def test_relevance_follows_langchain_helpers_clipped_to_0_1() -> None:
+    from scintirete_integrations.langchain import RELEVANCE_FUNCTIONS
+
+    cosine = RELEVANCE_FUNCTIONS[Metric.COSINE]
+    assert [cosine(d) for d in (0.0, 0.25, 1.0, 1.5, 2.0)] == [1.0, 0.75, 0.0, 0.0, 0.0]
+    l2 = RELEVANCE_FUNCTIONS[Metric.L2]
+    assert l2(0.0) == 1.0 and l2(1.0) == pytest.approx(VectorStore._euclidean_relevance_score_fn(1.0))
+    assert l2(2.0) == 0.0
+    inner = RELEVANCE_FUNCTIONS[Metric.INNER_PRODUCT]  # the distance is -dot
+    assert [inner(d) for d in (-1.0, -0.5, 0.0, 0.5, 3.0)] == [1.0, 0.5, 0.0, 0.0, 0.0]
+    assert inner(-0.3) == VectorStore._max_inner_product_relevance_score_fn(-0.3)
+    for fn in RELEVANCE_FUNCTIONS.values():
+        assert fn(float("nan")) == 0.0 and fn(float("inf")) == 0.0
+
+
+def test_cosine_relevance_is_the_cosine_similarity_as_in_chroma_and_pgvector(
+    store: ScintireteVectorStore,
+) -> None:
+    store.add_texts(["cat dog"], ids=["cd"])
+    [(_, score)] = store.similarity_search_with_relevance_scores("cat", k=1)
+    cat, cat_dog = np.array(KEYWORDS.embed_query("cat")), np.array(KEYWORDS.embed_query("cat dog"))
+    assert score == pytest.approx(float(cat @ cat_dog), abs=1e-6)  # unit vectors: cos = dot
+
+
+# -- listing without a query ------------------------------------------------------------------------
+
+
+async def test_get_lists_documents_without_a_query(store: ScintireteVectorStore, no_executor: None) -> None:
+    add_pets(store)
+    assert ids_of(store.get()) == ["a", "b", "c", "d"]  # oldest write first
+    assert ids_of(store.get(where={"lang": "en"})) == ["a", "c"]
+    assert ids_of(store.get(limit=2, offset=1)) == ["b", "c"]
+    assert ids_of(store.get(where={"year": {"$gte": 2020}}, limit=1, offset=1)) == ["c"]
+    assert ids_of(store.get(where=lambda doc: "pet" in doc.metadata["tags"], offset=1)) == ["b"]
+    assert ids_of(store.get(["d", "zzz", "a"])) == ["d", "a"]
+    assert ids_of(store.get(["d", "c", "a"], where={"lang": "en"})) == ["c", "a"]
+    assert store.get(limit=0) == [] and store.get(offset=10) == []
+    first = store.get(["a"])[0]
+    assert (first.page_content, first.metadata) == ("cat", PETS[0][2])
+    assert ids_of(await store.aget(where={"lang": "en"}, limit=1, offset=1)) == ["c"]
+    assert ids_of(await store.aget(["d", "c", "a"], where={"lang": "en"})) == ["c", "a"]
+    for bad in ({"limit": -1}, {"offset": -1}, {"limit": 1.5}, {"offset": True}):
+        with pytest.raises(InvalidArgumentError, match="non-negative integer"):
+            store.get(**bad)
+    with pytest.raises(InvalidArgumentError, match="not a single string"):
+        store.get("a")
+    with pytest.raises(InvalidArgumentError):
+        await store.aget(where={"year": {"$bad": 1}})
+
+
+async def test_scroll_yields_pages_in_write_order(store: ScintireteVectorStore, no_executor: None) -> None:
+    assert list(store.scroll()) == []
+    add_pets(store)
+    assert [ids_of(page) for page in store.scroll(batch_size=3)] == [["a", "b", "c"], ["d"]]
+    assert [ids_of(page) for page in store.scroll({"lang": "en"}, batch_size=1)] == [["a"], ["c"]]
+    pages = [ids_of(page) async for page in store.ascroll(lambda doc: doc.metadata["year"] > 2020)]
+    assert pages == [["b", "c", "d"]]
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        list(store.scroll(batch_size=0))
+
+
+# -- closing --------------------------------------------------------------------------------------
+
+
+async def test_close_and_context_managers_close_only_what_the_store_made(
+    conn: Connection, no_executor: None
+) -> None:
+    name = f"lc-{uuid.uuid4().hex[:12]}"
+    with ScintireteVectorStore(KEYWORDS, collection_name=name, **conn.kwargs()) as store:
+        store.add_texts(["cat"], ids=["c"])
+        made = store.collection.client
+        assert made._channel is not None
+    assert made._channel is None  # closed on leaving the block
+
+    shared = ScintireteClient(conn.address, password=conn.password)
+    async with ScintireteVectorStore(KEYWORDS, collection_name=name, client=shared) as first:
+        assert ids_of(await first.aget()) == ["c"]
+    second = ScintireteVectorStore(KEYWORDS, collection_name=name, client=shared)
+    second.close()
+    assert ids_of(second.get()) == ["c"]  # the shared client was never closed
+    assert shared._channel is not None
+
+    opened = ScintireteVectorStore.from_existing_collection(name, KEYWORDS, **conn.kwargs())
+    opened.get()
+    opened.close()
+    assert opened.collection.client._channel is None
+    reopened = ScintireteVectorStore.from_existing_collection(name, KEYWORDS, client=shared)
+    await reopened.aclose()
+    assert shared._channel is not None
+    second.delete_collection()
+    shared.close()
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+
+def test_progress_callback_and_info_logging(
+    store: ScintireteVectorStore, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[int, int]] = []
+    with caplog.at_level(logging.INFO, logger="scintirete_integrations.langchain"):
+        store.add_texts(
+            ["cat", "dog", "fish", "bird", "cat dog"], batch_size=2, progress=lambda *a: calls.append(a)
+        )
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    lines = [r.getMessage() for r in caplog.records if r.name == "scintirete_integrations.langchain"]
+    assert len(lines) == 3 and lines[-1].startswith("add_texts: 5/5 stored") and "/s" in lines[-1]
+    assert capsys.readouterr() == ("", "")  # nothing printed unless asked
+    store.add_embeddings(["x"], [KEYWORDS.embed_query("x")], progress=True)
+    assert "add_embeddings: 1/1 stored" in capsys.readouterr().err
+    with pytest.raises(InvalidArgumentError, match="progress must be"):
+        store.add_texts(["cat"], progress="yes")  # type: ignore[arg-type]
+
+
+# -- resuming an ingest -----------------------------------------------------------------------------
+
+
+async def test_rerunning_an_ingest_does_not_embed_unchanged_texts_again(
+    make_store: Callable[..., ScintireteVectorStore], no_executor: None
+) -> None:
+    counting = CountingEmbeddings()
+    store = make_store(counting)
+    texts = ["cat", "dog", "fish", "bird"]
+    metadatas: list[dict[str, Any]] = [{"n": i} for i in range(4)]
+    ids = ["a", "b", "c", "d"]
+    store.add_texts(texts[:2], metadatas[:2], ids=ids[:2])  # interrupted after two
+    counting.embedded.clear()
+    store.add_texts(texts, metadatas, ids=ids, batch_size=3)
+    assert counting.embedded == ["fish", "bird"]
+    counting.embedded.clear()
+    await store.aadd_texts(texts, metadatas, ids=ids)
+    assert counting.embedded == []
+    changed = [{**m} for m in metadatas]
+    changed[1] = {"n": 1.0}  # 1 and 1.0 are different metadata
+    await store.aadd_documents(
+        [
+            Document(t, metadata=m, id=i)
+            for t, m, i in zip(["cat", "dog", "FISH", "bird"], changed, ids, strict=True)
+        ]
+    )
+    assert counting.embedded == ["dog", "FISH"]
+    assert store.get(["b", "c"])[0].metadata == {"n": 1.0}
+    # A replaced document counts as the newest write.
+    assert [doc.page_content for doc in store.get()] == ["cat", "bird", "dog", "FISH"]

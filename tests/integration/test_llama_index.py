@@ -7,6 +7,7 @@ Each test gets its own collection. Embeddings are deterministic and offline.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import uuid
@@ -840,3 +841,82 @@ def test_embedding_with_the_vector_store_end_to_end(embedding_server: LiteServer
     finally:
         vector_store.collection.drop()
         client.close()
+
+
+# -- batches, limits, progress, closing -----------------------------------------------------------
+
+
+async def test_add_in_batches_with_progress_and_logging(
+    astore: ScintireteVectorStore, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nodes = [_node(f"n{i}", [1.0, float(i)], ref_doc="d", i=i) for i in range(5)]
+    calls: list[tuple[int, int]] = []
+    with caplog.at_level(logging.INFO, logger="scintirete_integrations.llama_index"):
+        ids = astore.add(nodes, batch_size=2, progress=lambda *a: calls.append(a))
+    assert ids == [f"n{i}" for i in range(5)]
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    lines = [r.getMessage() for r in caplog.records if r.name == "scintirete_integrations.llama_index"]
+    assert len(lines) == 3 and lines[-1].startswith("add: 5/5 stored")
+    assert capsys.readouterr() == ("", "")
+    more = [_node(f"m{i}", [0.0, float(i)]) for i in range(3)]
+    assert await astore.async_add(more, batch_size=1, progress=True) == ["m0", "m1", "m2"]
+    assert "async_add: 3/3 stored" in capsys.readouterr().err
+    assert astore.collection.count() == 8
+    with pytest.raises(InvalidArgumentError, match="batch_size"):
+        astore.add(nodes, batch_size=0)
+    bad = [*nodes, TextNode(id_="no-vector", text="x")]
+    with pytest.raises(InvalidArgumentError, match="has no embedding"):
+        astore.add(bad, batch_size=1)  # refused before the first write
+    assert astore.collection.count() == 8
+
+
+async def test_get_nodes_limit(astore: ScintireteVectorStore) -> None:
+    astore.add([_node(f"n{i}", [1.0, float(i)], i=i) for i in range(5)])
+    assert [n.node_id for n in astore.get_nodes(limit=2)] == ["n0", "n1"]  # oldest write first
+    assert [n.node_id for n in await astore.aget_nodes(limit=3)] == ["n0", "n1", "n2"]
+    odd = MetadataFilters(filters=[MetadataFilter(key="i", value=[1, 3], operator=F.IN)])
+    assert [n.node_id for n in astore.get_nodes(filters=odd, limit=1)] == ["n1"]
+    assert [n.node_id for n in astore.get_nodes(["n4", "n0", "n2"], limit=2)] == ["n4", "n0"]
+    assert [n.node_id for n in await astore.aget_nodes(["n3", "n1"], filters=odd, limit=1)] == ["n3"]
+    assert astore.get_nodes(limit=0) == []
+    with pytest.raises(InvalidArgumentError, match="limit"):
+        astore.get_nodes(limit=-1)
+
+
+async def test_close_and_context_managers_close_only_what_the_store_made(address: str, password: str) -> None:
+    name = f"li-{uuid.uuid4().hex[:10]}"
+    with ScintireteVectorStore(name, DB, address=address, password=password) as store:
+        store.add([_node("a", [1.0, 0.0])])
+        made = store.client
+        assert made._channel is not None
+    assert made._channel is None
+
+    shared = ScintireteClient(address, password=password)
+    async with ScintireteVectorStore(name, DB, client=shared) as first:
+        assert [n.node_id for n in await first.aget_nodes()] == ["a"]
+    second = ScintireteVectorStore(name, DB, client=shared)
+    second.close()
+    assert [n.node_id for n in second.get_nodes()] == ["a"]  # the shared client stays open
+    assert shared._channel is not None
+    second.collection.drop()
+    shared.close()
+
+
+def test_connection_arguments_match_the_langchain_store(address: str, password: str) -> None:
+    import inspect
+
+    from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
+
+    connection = ["address", "password", "data_dir", "client", "async_client", "timeout", "client_options"]
+    llama = inspect.signature(ScintireteVectorStore.__init__).parameters
+    langchain = inspect.signature(LangChainStore.__init__).parameters
+    assert [(llama[n].kind, llama[n].default) for n in connection] == [
+        (langchain[n].kind, langchain[n].default) for n in connection
+    ]
+    options = {"max_message_bytes": 1 << 20, "timeout": 3.0}
+    store = _new_store(address, password, timeout=2.5, client_options=options)
+    assert store.collection.timeout == store.async_collection.timeout == 2.5
+    assert (store.client.max_message_bytes, store.aclient.timeout) == (1 << 20, 3.0)
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        ScintireteVectorStore("x", client=store.client, address=address)
+    store.close()

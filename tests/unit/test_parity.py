@@ -62,7 +62,8 @@ def _own_methods(cls: type, private_prefix: tuple[str, ...] | None) -> set[str]:
 
 
 def _is_async(cls: type, name: str) -> bool:
-    return inspect.iscoroutinefunction(getattr(cls, name))
+    member = getattr(cls, name)  # an async generator (``ascroll``) is the twin of a generator
+    return inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
 
 
 def missing_twins(
