@@ -454,6 +454,7 @@ class ScintireteVectorStore(VectorStore):
         ef_construction: int | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         auto_compact: bool = True,
+        exact_search_limit: int = 20_000,
         embedding_model: str | None = None,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -478,6 +479,7 @@ class ScintireteVectorStore(VectorStore):
             m=m,
             ef_construction=ef_construction,
             auto_compact=auto_compact,
+            exact_search_limit=exact_search_limit,
             timeout=timeout,
         )
         # One view shared by both facades: a write through either is seen by the other at once.

@@ -343,6 +343,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         m: int | None = None,
         ef_construction: int | None = None,
         auto_compact: bool = True,
+        exact_search_limit: int = 20_000,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -362,6 +363,7 @@ class ScintireteVectorStore(BasePydanticVectorStore):
             m=m,
             ef_construction=ef_construction,
             auto_compact=auto_compact,
+            exact_search_limit=exact_search_limit,
             timeout=timeout,
         )
         super().__init__(  # type: ignore[call-arg]  # pydantic fields, unseen by mypy's synthesized __init__
