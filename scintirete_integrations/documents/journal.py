@@ -21,6 +21,7 @@ is there, writes the missing copies; when it is nowhere, the read raises
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_SUFFIX = ".__sci_journal"
 MIRROR_SUFFIX = ".__sci_pages"
+CHECKPOINTS_SUFFIX = ".__sci_checkpoints"
 RESERVED_INFIX = ".__sci_"
 BOOK_DIMENSION = 8
 BOOK_M = 32
@@ -53,6 +55,7 @@ MAX_COPIES = 4  # a writer adds copies up to this many when a search cannot find
 PENDING_GRACE = 15.0  # seconds a page may stay unreadable before a reader looks harder, then fails
 PROBE_BATCH = 16  # mirror look-ups sent at once: bounds a first read's transient memory
 _PROBE_EF = 64
+_APPLY_BATCH = 4 * PROBE_BATCH  # pages looked up, then applied, at a time
 
 
 class IncompleteReadError(ScintireteError):
@@ -188,6 +191,10 @@ class Names:
     def mirror(self) -> str:
         return self.name + MIRROR_SUFFIX
 
+    @property
+    def checkpoints(self) -> str:
+        return self.name + CHECKPOINTS_SUFFIX
+
     def is_generation(self, collection: str) -> bool:
         return collection == self.name or collection.startswith(self.name + RESERVED_INFIX + "g")
 
@@ -267,6 +274,52 @@ def probe_mirror_plan(
     return found
 
 
+def newest_checkpoint_plan(
+    client: _BaseClient, names: Names, total: int, timeout: Timeout
+) -> Plan[tuple[int, int, int, int] | None]:
+    """The newest checkpoint in the index (parts first, last, as of, marker page), or None.
+
+    The index only saves a new store from reading history: one it misses (or a marker page
+    that turns out not to match) just means reading from an older checkpoint, or from page 1.
+    """
+    try:
+        info = yield from client._get_collection_info_plan(names.db, names.checkpoints, timeout)
+    except NotFoundError:
+        return None
+    if not info.vector_count:
+        return None
+    size = min(info.vector_count + 16, 2**31 - 1)
+    request = client._search_request(
+        names.db, names.checkpoints, np.zeros(BOOK_DIMENSION, np.float32), size, size, False
+    )
+    response = yield Call("Search", request, timeout)
+    best: tuple[int, int, int, int] | None = None
+    for item in response.results:
+        try:
+            first, last, upto, seq = (int(n) for n in json.loads(item.metadata.fields[PAGE_KEY].string_value))
+        except (KeyError, ValueError, TypeError):
+            continue
+        if seq <= total and (best is None or upto > best[2]):
+            best = (first, last, upto, seq)
+    return best
+
+
+def index_checkpoint_plan(
+    client: _BaseClient, names: Names, marker: tuple[int, int, int], seq: int, timeout: Timeout
+) -> Plan[None]:
+    """Record a written checkpoint (marker page ``seq``) where new stores look for it first."""
+    yield from client._ensure_collection_plan(
+        names.db, names.checkpoints, Metric.L2, BOOK_M, BOOK_EF_CONSTRUCTION, timeout
+    )
+    yield from client._insert_vectors_plan(
+        names.db,
+        names.checkpoints,
+        _journal_vector(),
+        [struct_bytes({PAGE_KEY: json.dumps([*marker, seq])})],
+        timeout,
+    )
+
+
 # -- writing pages -----------------------------------------------------------------------------------
 
 
@@ -313,67 +366,51 @@ class Refresher:
         self.lock = lock
         self.grace = PENDING_GRACE
 
-    def refresh_plan(self, client: _BaseClient, view: View, timeout: Timeout) -> Plan[View]:
-        """Apply every page the journal's counters say exists; raise when one stays unreadable."""
+    def refresh_plan(
+        self, client: _BaseClient, view: View, timeout: Timeout, from_checkpoint: bool = True
+    ) -> Plan[View]:
+        """Apply every page the journal's counters say exists; raise when one stays unreadable.
+
+        A new view starts at the newest checkpoint (pages before it are restated by its parts);
+        pages are looked up and applied in journal order, a few dozen at a time, so a first read
+        holds little more than the view it builds.
+        """
         info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
         total = info.total_inserted
         with self.lock:
             fresh = view.applied_upto == 0 and not view.applied_above
-        pages: dict[int, Page] = {}
-        if fresh and total > PROBE_BATCH:
-            pages, start = yield from self._read_back_plan(client, total, timeout)
-            with self.lock:
-                view.skip_upto(start - 1)
+        marker = None
+        if fresh and from_checkpoint:
+            marker = yield from newest_checkpoint_plan(client, self.names, total, timeout)
         with self.lock:
+            if marker is not None:
+                view.skip_upto(marker[2])
             missing = view.missing(total)
-        if not missing:
-            return view
-        unseen = [seq for seq in missing if seq not in pages]
-        if unseen:
-            pages |= yield from probe_mirror_plan(client, self.names, unseen, timeout)
-        wanted = set(missing)
-        self._apply(view, {seq: page for seq, page in pages.items() if seq in wanted})
-        still = [seq for seq in missing if seq not in pages]
+        found: set[int] = set()
+        for start in range(0, len(missing), _APPLY_BATCH):
+            pages = yield from probe_mirror_plan(
+                client, self.names, missing[start : start + _APPLY_BATCH], timeout
+            )
+            self._apply(view, pages)
+            found |= pages.keys()
+        if marker is not None and not all(
+            seq in found for seq in (*range(marker[0], marker[1] + 1), marker[3])
+        ):
+            logger.warning("a checkpoint of %r cannot be read whole; reading every page", self.names.name)
+            with self.lock:  # start again from nothing, and from page 1
+                view.__dict__.update(
+                    View(gen=self.names.name, vectors=VectorTable(view.vectors.metric)).__dict__
+                )
+            return (yield from self.refresh_plan(client, view, timeout, from_checkpoint=False))
+        still = [seq for seq in missing if seq not in found]
         if not still:
             return view
         now = time.monotonic()
         with self.lock:
             overdue = [seq for seq in still if now - view.pending.setdefault(seq, now) >= self.grace]
         if overdue:
-            yield from self._recover_plan(client, view, overdue, info.total_inserted, timeout)
+            yield from self._recover_plan(client, view, overdue, total, timeout)
         return view
-
-    def _read_back_plan(
-        self, client: _BaseClient, total: int, timeout: Timeout
-    ) -> Plan[tuple[dict[int, Page], int]]:
-        """A new view's pages, newest first, down to the newest checkpoint; returns them and where they start.
-
-        Pages before a checkpoint's ``as_of`` are restated by its parts, so they are never read;
-        when a part cannot be found, every page is read instead.
-        """
-        found: dict[int, Page] = {}
-        marker: tuple[int, int, int] | None = None
-        floor, high = 1, total
-        while high >= floor:
-            low = max(floor, high - PROBE_BATCH + 1)
-            batch = yield from probe_mirror_plan(client, self.names, list(range(low, high + 1)), timeout)
-            found |= batch
-            if marker is None:
-                marker = next(
-                    (batch[seq].checkpoint for seq in sorted(batch, reverse=True) if batch[seq].checkpoint),
-                    None,
-                )
-                if marker is not None:
-                    floor = marker[2] + 1
-            high = low - 1
-        if marker is not None and any(seq not in found for seq in range(marker[0], marker[1] + 1)):
-            logger.warning(
-                "a checkpoint of %r has a part no search finds; reading every page", self.names.name
-            )
-            rest = [seq for seq in range(1, total + 1) if seq not in found]
-            found |= yield from probe_mirror_plan(client, self.names, rest, timeout)
-            floor = 1
-        return found, floor
 
     def _apply(self, view: View, pages: dict[int, Page]) -> None:
         with self.lock:

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import AlreadyExistsError, NotFoundError, ScintireteError
 from ..models import Metric
 from .core import CollectionCore
-from .journal import BOOK_DIMENSION, RESERVED_INFIX, write_page_plan
+from .journal import BOOK_DIMENSION, RESERVED_INFIX, index_checkpoint_plan, write_page_plan
 from .records import (
     ID_KEY,
     TOKEN_KEY,
@@ -194,6 +194,7 @@ def _checkpoint_plan(
     seq = yield from write_page_plan(
         client, core.names, page_json((), (), checkpoint=marker, switch_to=gen), timeout
     )
+    yield from index_checkpoint_plan(client, core.names, marker, seq, timeout)
     yield from core.view_plan(client, timeout)  # applies the parts and the marker, in journal order
     logger.info("checkpointed %r at page %d (%d records, as of page %d)", core.name, seq, len(entries), upto)
     if gen is None:

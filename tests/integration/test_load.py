@@ -286,3 +286,19 @@ def test_a_checkpoint_without_its_marker_is_read_as_ordinary_pages(client: Scint
     assert sorted((r.id, r.text) for r in fresh(client, "nomarker").scan()) == [
         (f"r{i}", "v19") for i in range(3)
     ]
+
+
+def test_a_wrong_or_missing_checkpoint_index_only_costs_reading_more(client: ScintireteClient) -> None:
+    docs = DocumentCollection("index", client, db=DB, metric="l2", auto_compact=False)
+    for version in range(20):
+        docs.upsert([Record(f"r{i}", f"v{version}", unit(1, i + 1, 2, version + 1)) for i in range(3)])
+    docs.delete(["r2"])
+    expected = [("r0", "v19"), ("r1", "v19")]
+    # An entry naming pages that are no checkpoint: the reader notices and reads every page.
+    client.create_collection(DB, "index.__sci_checkpoints", "l2")
+    client.insert_vectors(DB, "index.__sci_checkpoints", [[0.0] * 8], [{"_sci_p": "[1, 1, 15, 2]"}])
+    assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
+    assert docs.compact() is True
+    assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
+    client.drop_collection(DB, "index.__sci_checkpoints")  # no index at all: from page 1
+    assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
