@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/build_notebooks.py                  # all three, executed (needs the dev extra)
+    python scripts/build_notebooks.py                  # all of them, executed (needs the dev extra)
     python scripts/build_notebooks.py llama_index      # only some
     python scripts/build_notebooks.py --no-execute     # cells only, no outputs
 
@@ -720,10 +720,371 @@ CLIENT_AND_SERVER: list[Cell] = [
     """),
 ]
 
+# -- production_rag -----------------------------------------------------------------------------------
+
+PRODUCTION_RAG: list[Cell] = [
+    md("""
+    # Production RAG on Scintirete
+
+    The other notebooks store short passages in one process. This one covers what comes next:
+
+    1. chunking long documents, with the source of each chunk in its metadata;
+    2. reopening a persisted store from a new process;
+    3. LangChain's indexing API with a record manager: re-runs skip, changes update, cleanup deletes;
+    4. a LlamaIndex `IngestionPipeline` with a docstore: re-runs update instead of duplicating;
+    5. `scintirete-lite` as a server that several processes share;
+    6. connecting to a real Scintirete server.
+
+    Everything runs offline in a few seconds. The chunks are new texts, so they cannot use the
+    bundled precomputed vectors; they get a small hashing embedding instead: deterministic and
+    free, but **not semantic** (texts that share words are close, synonyms are not). Swap in a real
+    model for real retrieval.
+    """),
+    md("""
+    ## 1. Chunk long documents
+
+    As long documents, take the bundled passages and join them into one guide per topic: eight
+    guides of about 4,000 characters. The splitter below packs whole sentences into chunks of at
+    most 500 characters, and repeats the last sentence of a chunk at the start of the next, so that
+    no sentence loses its neighbour. (`langchain-text-splitters` or LlamaIndex's `SentenceSplitter`
+    do the same with more options.)
+    """),
+    code("""
+    import re
+    from collections import defaultdict
+
+    from scintirete_integrations.demo import load_corpus
+
+    by_topic = defaultdict(list)
+    for row in load_corpus():
+        by_topic[row["topic"]].append(row["text"])
+    guides = {f"guides/{topic}.md": " ".join(texts) for topic, texts in sorted(by_topic.items())}
+
+
+    def split_text(text, chunk_size=500, overlap=1):
+        \"\"\"Whole sentences, at most chunk_size characters per chunk; `overlap` sentences repeat.\"\"\"
+        chunks, current = [], []
+        for sentence in re.split(r"(?<=[.!?])\\s+", text.strip()):
+            if current and len(" ".join([*current, sentence])) > chunk_size:
+                chunks.append(" ".join(current))
+                current = current[-overlap:] if overlap else []
+            current.append(sentence)
+        return [*chunks, " ".join(current)] if current else chunks
+
+
+    for source, text in guides.items():
+        print(f"{source:<30} {len(text):>5} characters -> {len(split_text(text))} chunks")
+    """),
+    md("""
+    Each chunk becomes a `Document` whose metadata names its source and position, and whose id is
+    derived from both, so that storing a guide again replaces its chunks instead of adding copies.
+    """),
+    code("""
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+
+    from scintirete_integrations.langchain import ScintireteVectorStore
+    from scintirete_integrations.lite import HashEmbeddings
+
+
+    class HashingEmbeddings(Embeddings):
+        \"\"\"Offline and deterministic, NOT semantic: texts that share words get close vectors.\"\"\"
+
+        def __init__(self, dimension=256):
+            self.hash = HashEmbeddings(dimension)
+
+        def embed_documents(self, texts):
+            return self.hash.embed(texts).tolist()
+
+        def embed_query(self, text):
+            return self.hash.embed_one(text).tolist()
+
+
+    def chunk(source, text):
+        return [
+            Document(piece, id=f"{source}#{number}", metadata={"source": source, "chunk": number})
+            for number, piece in enumerate(split_text(text))
+        ]
+
+
+    chunks = [doc for source, text in guides.items() for doc in chunk(source, text)]
+    hashing = HashingEmbeddings()
+    store = ScintireteVectorStore(hashing, collection_name="guides")
+    store.add_documents(chunks)
+    print(store.collection.count(), "chunks stored")
+    for doc in store.similarity_search("how to fix a flat bicycle tire", k=3):
+        print(doc.id, "|", doc.page_content[:70], "...")
+    """),
+    code("""
+    store.similarity_search("telescope", k=2, filter={"source": "guides/astronomy.md"})[0].metadata
+    """),
+    md("""
+    ## 2. Reopen a persisted store from a new process
+
+    With `data_dir=`, the embedded Lite server logs every write to that directory, and a later
+    process reopens it. Below, one Python process ingests the passages and exits; a second one,
+    started afterwards, opens the same directory and answers a question. (These two use the bundled
+    precomputed MiniLM vectors, which every process can load.)
+    """),
+    code("""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+
+    def run(script, *args, env=None):
+        \"\"\"Run `script` in a new Python process and print what it prints.\"\"\"
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise RuntimeError(f"the child process failed:\\n{done.stderr}")
+        print(done.stdout, end="")
+
+
+    INGEST = '''
+    import sys
+    from langchain_core.documents import Document
+    from scintirete_integrations.demo import BundledLangChainEmbeddings, load_corpus
+    from scintirete_integrations.langchain import ScintireteVectorStore
+
+    store = ScintireteVectorStore(BundledLangChainEmbeddings(), collection_name="field_guide", data_dir=sys.argv[1])
+    store.add_documents([Document(row["text"], id=row["id"], metadata={"topic": row["topic"]}) for row in load_corpus()])
+    print("ingest: stored", store.collection.count(), "passages")
+    store.close()
+    '''
+
+    QUERY = '''
+    import sys
+    from scintirete_integrations.demo import BundledLangChainEmbeddings, load_questions
+    from scintirete_integrations.langchain import ScintireteVectorStore
+
+    store = ScintireteVectorStore(BundledLangChainEmbeddings(), collection_name="field_guide", data_dir=sys.argv[1])
+    question = load_questions()[0]["question"]
+    print("query: the collection holds", store.collection.count(), "passages")
+    print("query:", question, "->", [doc.id for doc in store.similarity_search(question, k=2)])
+    store.close()
+    '''
+
+    data_dir = tempfile.mkdtemp()
+    run(INGEST, data_dir)
+    run(QUERY, data_dir)
+    """),
+    md("""
+    One process owns a data directory at a time: the embedded server lives as long as the process
+    that started it (`close()` closes the store's connections, not the server), and a second process
+    opening the same directory meanwhile is refused with a message saying so. To share data between
+    processes that run at the same time, run Lite as a server (section 5).
+    """),
+    code("""
+    shutil.rmtree(data_dir)
+    """),
+    md("""
+    ## 3. LangChain's indexing API
+
+    `langchain_core.indexing.index` keeps a vector store in step with a set of documents. A record
+    manager remembers what was written, by a hash of each document's content and metadata, and
+    which source it came from (`source_id_key`). Re-running skips unchanged documents; `cleanup`
+    decides what happens to documents that are no longer there:
+
+    - `"incremental"`: replace the old chunks of every source that was indexed again;
+    - `"full"`: also delete everything whose source was not in this run.
+
+    `InMemoryRecordManager` is for notebooks; in production use `SQLRecordManager` (package
+    `langchain-community`) so that the records survive restarts. The index assigns the ids itself
+    (the hash, here SHA-256), so the documents here carry none.
+    """),
+    code("""
+    from langchain_core.indexing import InMemoryRecordManager, index
+
+    records = InMemoryRecordManager(namespace="scintirete/guides_indexed")
+    records.create_schema()
+    indexed = ScintireteVectorStore(hashing, collection_name="guides_indexed")
+
+
+    def without_ids(docs):
+        return [Document(doc.page_content, metadata=doc.metadata) for doc in docs]
+
+
+    def sync(docs, cleanup="incremental"):
+        counts = index(
+            without_ids(docs), records, indexed, cleanup=cleanup, source_id_key="source", key_encoder="sha256"
+        )
+        print(counts, "->", indexed.collection.count(), "chunks stored")
+
+
+    sync(chunks)  # first run: everything is added
+    sync(chunks)  # second run: everything is skipped
+    """),
+    md("""
+    Edit one guide (say "seat" instead of "saddle"), then index that guide again: only the chunks
+    that changed are written, the chunks they replace are deleted, and the rest are skipped.
+    """),
+    code("""
+    edited = guides["guides/cycling.md"].replace("saddle", "seat")
+    cycling = chunk("guides/cycling.md", edited)
+    sync(cycling)
+    """),
+    md("""
+    A full run with two guides left out deletes their chunks:
+    """),
+    code("""
+    left_out = ("guides/cooking.md", "guides/gardening.md")
+    kept = [doc for doc in chunks if doc.metadata["source"] not in (*left_out, "guides/cycling.md")]
+    sync([*kept, *cycling], cleanup="full")
+    """),
+    md("""
+    ## 4. A LlamaIndex IngestionPipeline with a docstore
+
+    An `IngestionPipeline` splits, embeds and writes documents into the vector store. With a
+    docstore it remembers each document's hash under its `doc_id`: a re-run skips unchanged
+    documents, and a changed one has its old nodes deleted from the store before the new ones are
+    written, so nothing is duplicated.
+    """),
+    code("""
+    from llama_index.core import Document as LlamaDocument
+    from llama_index.core.embeddings import BaseEmbedding
+    from llama_index.core.ingestion import IngestionPipeline
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+
+    from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaScintireteVectorStore
+
+
+    class HashingEmbedding(BaseEmbedding):
+        \"\"\"The hashing embedding above, for LlamaIndex.\"\"\"
+
+        def _get_text_embedding(self, text):
+            return hashing.embed_query(text)
+
+        def _get_query_embedding(self, query):
+            return hashing.embed_query(query)
+
+        async def _aget_query_embedding(self, query):
+            return hashing.embed_query(query)
+
+
+    nodes_store = LlamaScintireteVectorStore("guides_nodes")
+    pipeline = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=128, chunk_overlap=16), HashingEmbedding()],
+        vector_store=nodes_store,
+        docstore=SimpleDocumentStore(),
+    )
+
+
+    def ingest(texts):
+        documents = [LlamaDocument(text=text, doc_id=source, metadata={"source": source}) for source, text in texts.items()]
+        nodes = pipeline.run(documents=documents)
+        print(len(nodes), "nodes written ->", nodes_store.collection.count(), "nodes stored")
+
+
+    ingest(guides)  # first run: every guide is split and written
+    ingest(guides)  # unchanged: nothing is written
+    ingest({**guides, "guides/cycling.md": edited})  # one guide changed: only its nodes are replaced
+    """),
+    md("""
+    The docstore is in memory here; `pipeline.persist("./pipeline_storage")` and
+    `pipeline.load("./pipeline_storage")` keep it between runs, or give the pipeline a docstore
+    backed by a database.
+    """),
+    md("""
+    ## 5. Lite as a server that processes share
+
+    `scintirete-lite` (or `python -m scintirete_integrations.lite`) serves Lite over gRPC. With
+    `--port 0` it picks a free port and prints it on its first line; the password comes from
+    `SCINTIRETE_PASSWORD`, so it never appears on a command line. `--hash-embeddings 256` gives
+    the server an embedding model, so that clients can send text (`embedding=None`) and let the
+    server embed it. Add `--data-dir` to persist.
+    """),
+    code("""
+    import os
+    import secrets
+
+    password = secrets.token_urlsafe(16)
+    server_env = {**os.environ, "SCINTIRETE_PASSWORD": password, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "scintirete_integrations.lite", "--port", "0", "--hash-embeddings", "256", "--log-level", "WARNING"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=server_env)
+    first_line = server.stdout.readline()  # "Scintirete Lite listening on 127.0.0.1:<port>"
+    if "listening on" not in first_line:
+        raise RuntimeError(f"scintirete-lite did not start: {server.communicate()[1]}")
+    server_address = first_line.split()[-1]
+    print("server started")
+    """),
+    md("""
+    A separate process writes the guides. It is configured only through the environment:
+    `SCINTIRETE_ADDRESS` and `SCINTIRETE_PASSWORD` are what a store without `address` reads.
+    """),
+    code("""
+    WRITE = '''
+    from langchain_core.documents import Document
+    from scintirete_integrations.demo import load_corpus
+    from scintirete_integrations.langchain import ScintireteVectorStore
+
+    with ScintireteVectorStore(None, collection_name="shared") as store:  # None: the server embeds
+        store.add_documents([Document(row["text"], id=row["id"], metadata={"topic": row["topic"]}) for row in load_corpus()])
+        print("writer: stored", store.collection.count(), "passages")
+    '''
+
+    client_env = {**os.environ, "SCINTIRETE_ADDRESS": server_address, "SCINTIRETE_PASSWORD": password}
+    run(WRITE, env=client_env)
+    """),
+    md("""
+    This notebook reads what that process wrote, and adds a passage of its own, which the next
+    process sees at once.
+    """),
+    code("""
+    shared = ScintireteVectorStore(None, collection_name="shared", address=server_address, password=password)
+    for doc in shared.similarity_search("fix a flat tire", k=2, filter={"topic": "cycling"}):
+        print(doc.id, "|", doc.page_content[:70], "...")
+    shared.add_documents([Document("Pump the tires up before every long ride.", id="note-1", metadata={"topic": "cycling"})])
+
+    READ = '''
+    from scintirete_integrations.langchain import ScintireteVectorStore
+
+    with ScintireteVectorStore(None, collection_name="shared") as store:
+        print("reader:", store.collection.count(), "passages;", store.get_by_ids(["note-1"])[0].page_content)
+    '''
+    run(READ, env=client_env)
+    """),
+    md("""
+    SIGTERM stops the server cleanly (with a final snapshot when it has a `--data-dir`).
+    """),
+    code("""
+    shared.close()
+    server.terminate()
+    _, log = server.communicate(timeout=30)
+    print("server exit status:", server.returncode, "| its last words:", log.strip().splitlines()[-1])
+    """),
+    md("""
+    ## 6. A real Scintirete server
+
+    Against a Scintirete server only the connection changes. `ScintireteClient.from_env()` reads
+    `SCINTIRETE_ADDRESS`, `SCINTIRETE_PASSWORD` and, for TLS, `SCINTIRETE_TLS` /
+    `SCINTIRETE_ROOT_CERTIFICATES`. The cell below stores the chunks in a scratch collection,
+    searches, and drops the collection; without `SCINTIRETE_ADDRESS` it skips. On a real server,
+    metadata survives a restart only through a snapshot, so call `store.collection.save()` after
+    ingesting.
+    """),
+    code("""
+    from scintirete_integrations import ScintireteClient
+
+    if not os.environ.get("SCINTIRETE_ADDRESS"):
+        print("SCINTIRETE_ADDRESS is not set: skipping the real server")
+    else:
+        with ScintireteClient.from_env() as client:
+            remote = ScintireteVectorStore(hashing, collection_name="production_rag_tutorial", client=client)
+            remote.add_documents(chunks)
+            print(remote.collection.count(), "chunks on the server")
+            print([doc.id for doc in remote.similarity_search("how to fix a flat bicycle tire", k=3)])
+            remote.delete_collection()
+    """),
+]
+
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "langchain_rag": LANGCHAIN_RAG,
     "llama_index": LLAMA_INDEX,
     "client_and_server": CLIENT_AND_SERVER,
+    "production_rag": PRODUCTION_RAG,
 }
 
 
