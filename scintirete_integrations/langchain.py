@@ -53,6 +53,7 @@ from .documents import (
     DocumentCollection,
     Record,
     ScoredRecord,
+    close_client,
     maximal_marginal_relevance,
     new_id,
     resolve_clients,
@@ -517,15 +518,16 @@ class ScintireteVectorStore(VectorStore):
         """
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
-                client.close()
+                close_client(client)
 
     async def aclose(self) -> None:
         """Close both clients this store made (passed-in clients stay open)."""
+        for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
+            if isinstance(client, AsyncScintireteClient):
+                await client.close()
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
-                client.close()
-            else:
-                await client.close()
+                close_client(client)
 
     def __enter__(self) -> Self:
         return self

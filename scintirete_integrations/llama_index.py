@@ -58,6 +58,7 @@ from .documents import (
     Record,
     ScoredRecord,
     check_metadata,
+    close_client,
     resolve_clients,
 )
 from .errors import InvalidArgumentError, explain_embedding_failure
@@ -410,15 +411,16 @@ class ScintireteVectorStore(BasePydanticVectorStore):
         """
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
-                client.close()
+                close_client(client)
 
     async def aclose(self) -> None:
         """Close both clients this store made (passed-in clients stay open)."""
+        for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
+            if isinstance(client, AsyncScintireteClient):
+                await client.close()
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
-                client.close()
-            else:
-                await client.close()
+                close_client(client)
 
     def __enter__(self) -> Self:
         return self

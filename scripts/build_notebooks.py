@@ -822,9 +822,9 @@ PRODUCTION_RAG: list[Cell] = [
     ## 2. Reopen a persisted store from a new process
 
     With `data_dir=`, the embedded Lite server logs every write to that directory, and a later
-    process reopens it. Below, one Python process ingests the passages and exits; a second one,
-    started afterwards, opens the same directory and answers a question. (These two use the bundled
-    precomputed MiniLM vectors, which every process can load.)
+    process reopens it. Below, this notebook ingests the passages and closes the store; a new Python
+    process then opens the same directory and answers a question. (Both use the bundled precomputed
+    MiniLM vectors, which every process can load.)
     """),
     code("""
     import shutil
@@ -841,18 +841,6 @@ PRODUCTION_RAG: list[Cell] = [
         print(done.stdout, end="")
 
 
-    INGEST = '''
-    import sys
-    from langchain_core.documents import Document
-    from scintirete_integrations.demo import BundledLangChainEmbeddings, load_corpus
-    from scintirete_integrations.langchain import ScintireteVectorStore
-
-    store = ScintireteVectorStore(BundledLangChainEmbeddings(), collection_name="field_guide", data_dir=sys.argv[1])
-    store.add_documents([Document(row["text"], id=row["id"], metadata={"topic": row["topic"]}) for row in load_corpus()])
-    print("ingest: stored", store.collection.count(), "passages")
-    store.close()
-    '''
-
     QUERY = '''
     import sys
     from scintirete_integrations.demo import BundledLangChainEmbeddings, load_questions
@@ -865,14 +853,20 @@ PRODUCTION_RAG: list[Cell] = [
     store.close()
     '''
 
+    from langchain_core.documents import Document
+    from scintirete_integrations.demo import BundledLangChainEmbeddings, load_corpus
+
     data_dir = tempfile.mkdtemp()
-    run(INGEST, data_dir)
+    kept = ScintireteVectorStore(BundledLangChainEmbeddings(), collection_name="field_guide", data_dir=data_dir)
+    kept.add_documents([Document(row["text"], id=row["id"], metadata={"topic": row["topic"]}) for row in load_corpus()])
+    print("this notebook stored", kept.collection.count(), "passages")
+    kept.close()  # the last store on this directory: its embedded server stops and lets go of it
     run(QUERY, data_dir)
     """),
     md("""
-    One process owns a data directory at a time: the embedded server lives as long as the process
-    that started it (`close()` closes the store's connections, not the server), and a second process
-    opening the same directory meanwhile is refused with a message saying so. To share data between
+    One process owns a data directory at a time: closing the last store that uses it (`close()`, or
+    leaving a `with` block) stops the embedded server and releases the directory; while a store has
+    it open, a second process opening it is refused with a message saying so. To share data between
     processes that run at the same time, run Lite as a server (section 5).
     """),
     code("""

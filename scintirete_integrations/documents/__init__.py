@@ -27,7 +27,7 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 """
 
 from .collection import AsyncDocumentCollection, DocumentCollection
-from .connect import resolve_clients
+from .connect import close_client, resolve_clients
 from .journal import IncompleteReadError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score
 from .search import maximal_marginal_relevance
@@ -39,6 +39,7 @@ __all__ = [
     "Record",
     "ScoredRecord",
     "check_metadata",
+    "close_client",
     "maximal_marginal_relevance",
     "new_id",
     "relevance_score",

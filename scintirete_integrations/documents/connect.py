@@ -13,6 +13,9 @@ from ..errors import InvalidArgumentError
 
 _embedded_servers: dict[str | None, Any] = {}
 _embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
+# Open clients made for each persistent embedded server: when the last is closed, the server
+# stops and releases its data directory, which another process may then open.
+_embedded_users: dict[str, weakref.WeakSet[ScintireteClient]] = {}
 _embedded_lock = threading.Lock()
 
 
@@ -78,5 +81,29 @@ def resolve_clients(
     settings = {"address": address, "password": password, **client_options}
     sync_client = ScintireteClient(**settings)
     if embedded:
-        _embedded_clients.add(sync_client)
+        with _embedded_lock:
+            _embedded_clients.add(sync_client)
+            if data_dir is not None:
+                _embedded_users.setdefault(os.path.abspath(os.fspath(data_dir)), weakref.WeakSet()).add(
+                    sync_client
+                )
     return sync_client, AsyncScintireteClient(**settings)
+
+
+def close_client(client: ScintireteClient) -> None:
+    """Close a client :func:`resolve_clients` made; the last one closed for a ``data_dir`` stops its server.
+
+    That releases the data directory, so another process (or ``scintirete-lite``) can open it.
+    In-memory embedded servers keep running until the process exits: stopping one would lose
+    its data.
+    """
+    client.close()
+    with _embedded_lock:
+        for key, users in list(_embedded_users.items()):
+            if client in users:
+                users.discard(client)
+                if not users:
+                    del _embedded_users[key]
+                    server = _embedded_servers.pop(key, None)
+                    if server is not None:
+                        server.stop()

@@ -11,9 +11,12 @@ import copy
 import datetime
 import logging
 import math
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -1028,3 +1031,22 @@ async def test_rerunning_an_ingest_does_not_embed_unchanged_texts_again(
     assert store.get(["b", "c"])[0].metadata == {"n": 1.0}
     # A replaced document counts as the newest write.
     assert [doc.page_content for doc in store.get()] == ["cat", "bird", "dog", "FISH"]
+
+
+def test_closing_the_last_store_on_a_data_dir_releases_it_for_another_process(tmp_path: Path) -> None:
+    """A notebook writes, closes, and a script in another process opens the same directory."""
+    data_dir = tmp_path / "store"
+    with ScintireteVectorStore(KEYWORDS, collection_name="kept", data_dir=data_dir) as store:
+        store.add_texts(["cat", "dog"], ids=["a", "b"])
+    script = (
+        "import sys\n"
+        "from scintirete_integrations.langchain import ScintireteVectorStore\n"
+        "from scintirete_integrations.documents import DocumentCollection\n"
+        "docs = DocumentCollection.connect('kept', data_dir=sys.argv[1])\n"
+        "print(sorted(r.id for r in docs.scan()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['a', 'b']"
