@@ -120,10 +120,9 @@ def search_plan(
         return []
     core.check_dimension(view, int(query.shape[0]), "query vector")
     total = len(view.records)
-    if total <= core.exact_search_limit and ids is None:
-        if where is None:
-            return _exact(core, view, query, None, k, include_vector)
-        return _exact(core, view, query, core.matching_ids(view, where, None, None), k, include_vector)
+    if total <= core.exact_search_limit:
+        among = None if where is None and allowed is None else core.matching_ids(view, where, None, allowed)
+        return _exact(core, view, query, among, k, include_vector)
     fraction = 1.0
     if allowed is not None or where is not None:
         estimate = core.estimate_matching(view, where)
@@ -138,18 +137,19 @@ def search_plan(
     def keep(sid: str, record: Record) -> bool:
         return (allowed is None or sid in allowed) and predicate(record.metadata)
 
-    for attempt in range(2):
-        try:
-            return (
-                yield from _rounds_plan(
-                    core, client, view, query, k, keep, fraction, include_vector, ef_search, timeout
-                )
+    try:
+        return (
+            yield from _rounds_plan(
+                core, client, view, query, k, keep, fraction, include_vector, ef_search, timeout
             )
-        except NotFoundError:  # the data collection was replaced by a rebuild: look again
-            if attempt:
-                raise
-            view = yield from core.view_plan(client, timeout)
-    raise AssertionError("unreachable")
+        )
+    except NotFoundError:  # the data collection was replaced by a rebuild: look again, once
+        view = yield from core.view_plan(client, timeout)
+        return (
+            yield from _rounds_plan(
+                core, client, view, query, k, keep, fraction, include_vector, ef_search, timeout
+            )
+        )
 
 
 def _rounds_plan(

@@ -35,7 +35,7 @@ def client(address: str, password: str) -> Iterator[ScintireteClient]:
         yield c
 
 
-@pytest.fixture(params=[20_000, 0], ids=["client-exact", "server-search"])
+@pytest.fixture(params=[20_000, 0], ids=["client-exact", "index-search"])
 def docs(client: ScintireteClient, request: pytest.FixtureRequest) -> Iterator[DocumentCollection]:
     """A fresh collection, searched exactly on the client (small) or through the server's index."""
     collection = DocumentCollection(
