@@ -5,15 +5,15 @@ collection ``<name>.__sci_journal``. The server numbers the journal's vectors 1,
 and never reuses a number, so ``vector_count + deleted_count`` of the journal tells a reader
 exactly which pages exist: a read is complete when every one of them has been applied.
 
-Search is v1's only read, and a vector can be lost to search, so a page is kept twice more in
+Search is v1's only read, and a vector can be lost to search, so a page is kept once more in
 the *mirror* ``<name>.__sci_pages``, at vectors that are a pure function of its journal number
 (:func:`mirror_vector`). A reader finds page ``n`` with one nearest-neighbour search for
 ``mirror_vector(n, copy)``: no enumeration, no reachability of the whole collection needed.
 Bookkeeping vectors are random points of a small space (8-d, L2, m=32): the kind of data an
-HNSW graph reaches best. A writer checks that its copies can be found and adds more when not.
+HNSW graph reaches best. A writer checks that its copy can be found and adds more when not.
 
 A page number that no copy answers for is *pending*: a write still in flight (its writer
-inserts the journal vector first, then the mirror copies), or one whose writer died between the
+inserts the journal vector first, then the mirror copy), or one whose copies were all lost, or whose writer died between the
 two. After :data:`PENDING_GRACE` seconds a reader scans the journal itself for it and, when it
 is there, writes the missing copies; when it is nowhere, the read raises
 :class:`IncompleteReadError` rather than answer from a view it cannot prove complete.
@@ -33,7 +33,7 @@ import numpy as np
 from ..client import Call, Plan, Timeout
 from ..errors import NotFoundError, ScintireteError
 from ..models import Metric
-from .records import PAGE_KEY, SEQ_KEY, Entry, Page, Record, decode_page, struct_bytes
+from .records import PAGE_KEY, SEQ_KEY, Entry, Page, Record, decode_page, pack_page, struct_bytes
 from .vectors import VectorTable
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ RESERVED_INFIX = ".__sci_"
 BOOK_DIMENSION = 8
 BOOK_M = 32
 BOOK_EF_CONSTRUCTION = 200
-MIRROR_COPIES = 2  # written with every page
-MAX_COPIES = 4  # a writer adds copies up to this many when a search cannot find one
+MIRROR_COPIES = 1  # written with every page (the journal holds another)
+MAX_COPIES = 3  # a writer adds copies up to this many when a search cannot find one
 PENDING_GRACE = 15.0  # seconds a page may stay unreadable before a reader looks harder, then fails
 PROBE_BATCH = 16  # mirror look-ups sent at once: bounds a first read's transient memory
 _PROBE_EF = 64
@@ -324,30 +324,31 @@ def index_checkpoint_plan(
 
 
 def write_page_plan(client: _BaseClient, names: Names, text: str, timeout: Timeout) -> Plan[int]:
-    """Insert one page: journal first (that numbers it), then its mirror copies. Returns its number."""
+    """Insert one page (JSON ``text``): journal first (that numbers it), then its mirror copy."""
+    stored = pack_page(text)
     ids = yield from client._insert_vectors_plan(
-        names.db, names.journal, _journal_vector(), [struct_bytes({PAGE_KEY: text})], timeout
+        names.db, names.journal, _journal_vector(), [struct_bytes({PAGE_KEY: stored})], timeout
     )
     seq = int(ids[0])
     try:
-        yield from write_copies_plan(client, names, seq, text, range(MIRROR_COPIES), timeout)
+        yield from write_copies_plan(client, names, seq, stored, range(MIRROR_COPIES), timeout)
     except ScintireteError as exc:  # stored in the journal: readers find it there after the grace period
         logger.warning("journal page %d of %r has no mirror copy yet: %s", seq, names.name, exc)
     return seq
 
 
 def write_copies_plan(
-    client: _BaseClient, names: Names, seq: int, text: str, copies: range, timeout: Timeout
+    client: _BaseClient, names: Names, seq: int, stored: str, copies: range, timeout: Timeout
 ) -> Plan[None]:
-    """Write mirror copies of page ``seq``, then check search finds one; add copies while none is found."""
-    payload = struct_bytes({PAGE_KEY: text, SEQ_KEY: str(seq)})
+    """Write mirror copies of page ``seq`` (as stored), then check search finds one; add copies while none is."""
+    payload = struct_bytes({PAGE_KEY: stored, SEQ_KEY: str(seq)})
     for copy in copies:
         yield from client._insert_vectors_plan(
             names.db, names.mirror, mirror_vector(seq, copy)[None, :], [payload], timeout
         )
     found = yield from probe_mirror_plan(client, names, [seq], timeout, range(copies.stop))
     if seq not in found and copies.stop < MAX_COPIES:  # none can be found: one more copy
-        yield from write_copies_plan(client, names, seq, text, range(copies.stop, copies.stop + 1), timeout)
+        yield from write_copies_plan(client, names, seq, stored, range(copies.stop, copies.stop + 1), timeout)
 
 
 def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Plan[None]:
@@ -424,10 +425,10 @@ class Refresher:
         scan, blank = yield from scan_journal_plan(client, self.names, total, timeout)
         found = {seq: scan[seq] for seq in overdue if seq in scan}
         self._apply(view, {seq: page for seq, (page, _) in found.items()})
-        for seq, (_, text) in found.items():  # its writer died before the mirror copies: write them
+        for seq, (_, stored) in found.items():  # its writer died before the mirror copies: write them
             logger.warning("writing the missing mirror copies of journal page %d of %r", seq, self.names.name)
             try:
-                yield from write_copies_plan(client, self.names, seq, text, range(MIRROR_COPIES), timeout)
+                yield from write_copies_plan(client, self.names, seq, stored, range(MIRROR_COPIES), timeout)
             except ScintireteError as exc:  # a repair for later readers; this read is complete anyway
                 logger.warning("could not repair journal page %d of %r: %s", seq, self.names.name, exc)
         with self.lock:
