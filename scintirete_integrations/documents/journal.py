@@ -346,9 +346,28 @@ def write_copies_plan(
         yield from client._insert_vectors_plan(
             names.db, names.mirror, mirror_vector(seq, copy)[None, :], [payload], timeout
         )
-    found = yield from probe_mirror_plan(client, names, [seq], timeout, range(copies.stop))
-    if seq not in found and copies.stop < MAX_COPIES:  # none can be found: one more copy
+    if (
+        not (yield from _findable_plan(client, names, seq, range(copies.stop), timeout))
+        and copies.stop < MAX_COPIES
+    ):
+        # no copy can be found: one more
         yield from write_copies_plan(client, names, seq, stored, range(copies.stop, copies.stop + 1), timeout)
+
+
+def _findable_plan(
+    client: _BaseClient, names: Names, seq: int, copies: range, timeout: Timeout
+) -> Plan[bool]:
+    """Whether a look-up finds a copy of page ``seq`` (without decoding it)."""
+    for copy in copies:
+        request = client._search_request(
+            names.db, names.mirror, mirror_vector(seq, copy), 1, _PROBE_EF, False
+        )
+        response = yield Call("Search", request, timeout)
+        for item in response.results:
+            seq_field = item.metadata.fields.get(SEQ_KEY)
+            if seq_field is not None and seq_field.string_value == str(seq) and item.distance <= 1e-6:
+                return True
+    return False
 
 
 def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Plan[None]:

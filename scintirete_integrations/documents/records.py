@@ -230,7 +230,7 @@ def pack_page(text: str) -> str:
     Texts and metadata shrink about threefold; everything a page holds is stored twice (journal
     and mirror), and the real server snapshots all of it into one buffer capped at 2 GiB.
     """
-    return "z" + base64.b64encode(zlib.compress(text.encode(), 3)).decode("ascii")
+    return "z" + base64.b64encode(zlib.compress(text.encode(), 1)).decode("ascii")
 
 
 def unpack_page(stored: str) -> str:
