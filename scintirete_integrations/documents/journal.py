@@ -398,6 +398,8 @@ class Refresher:
         info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
         total = info.total_inserted
         with self.lock:
+            if total < max(view.applied_upto, *view.applied_above, 0):  # dropped and made anew meanwhile
+                self._forget_all(view)
             fresh = view.applied_upto == 0 and not view.applied_above
         marker = None
         if fresh and from_checkpoint:
@@ -431,6 +433,10 @@ class Refresher:
         if overdue:
             yield from self._recover_plan(client, view, overdue, total, timeout)
         return view
+
+    def _forget_all(self, view: View) -> None:
+        """Make ``view`` a new one in place (every holder of the object sees the change)."""
+        view.__dict__.update(View(gen=self.names.name, vectors=VectorTable(view.vectors.metric)).__dict__)
 
     def _apply(self, view: View, pages: dict[int, Page]) -> None:
         with self.lock:

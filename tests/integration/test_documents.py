@@ -594,3 +594,16 @@ def test_one_collection_object_is_safe_across_threads(client: ScintireteClient) 
         sys.setswitchinterval(interval)
         docs.drop()
     assert errors == []
+
+
+def test_a_collection_dropped_and_made_anew_elsewhere_is_read_afresh(client: ScintireteClient) -> None:
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    mine = DocumentCollection(name, client, db=DB, metric="l2")
+    mine.upsert(_records(5))
+    mine.upsert(_records(5, seed=1, prefix="s"))
+    assert mine.count() == 10
+    other = DocumentCollection(name, client, db=DB, metric="l2")
+    other.drop()
+    other.upsert([Record("new", "t", np.ones(8, np.float32))])
+    assert [r.id for r in mine.scan()] == ["new"]
+    mine.drop()
