@@ -28,7 +28,6 @@ import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 import numpy as np
@@ -50,10 +49,10 @@ from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout, check_unicode
 from .documents import (
     AsyncDocumentCollection,
+    ClosesWhatItMade,
     DocumentCollection,
     Record,
     ScoredRecord,
-    close_client,
     maximal_marginal_relevance,
     new_id,
     resolve_clients,
@@ -391,7 +390,7 @@ def _existing_metric(info: CollectionInfo, requested: Metric | str | None) -> Me
 # -- the vector store -----------------------------------------------------------------------------
 
 
-class ScintireteVectorStore(VectorStore):
+class ScintireteVectorStore(ClosesWhatItMade, VectorStore):
     """LangChain ``VectorStore`` over one Scintirete collection, natively sync and async.
 
     ::
@@ -507,43 +506,6 @@ class ScintireteVectorStore(VectorStore):
             f"db_name={self._collection.db!r}, "
             f"metric={self._collection.metric.value!r}, embedding={type(self.embeddings).__name__})"
         )
-
-    # -- lifetime
-
-    def close(self) -> None:
-        """Close the blocking client this store made (a passed-in ``client`` stays open).
-
-        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
-        Use the store as a context manager to close it on leaving the block.
-        """
-        for client in self._owned_clients:
-            if isinstance(client, ScintireteClient):
-                close_client(client)
-
-    async def aclose(self) -> None:
-        """Close both clients this store made (passed-in clients stay open)."""
-        for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
-            if isinstance(client, AsyncScintireteClient):
-                await client.close()
-        for client in self._owned_clients:
-            if isinstance(client, ScintireteClient):
-                close_client(client)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     @property
     def embeddings(self) -> Embeddings:

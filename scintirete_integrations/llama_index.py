@@ -31,8 +31,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -54,11 +53,11 @@ from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from .documents import (
     AsyncDocumentCollection,
+    ClosesWhatItMade,
     DocumentCollection,
     Record,
     ScoredRecord,
     check_metadata,
-    close_client,
     resolve_clients,
 )
 from .errors import InvalidArgumentError, explain_embedding_failure
@@ -278,7 +277,7 @@ def _plan_search(query: VectorStoreQuery, kwargs: Mapping[str, Any]) -> _Search:
 # -- the vector store --------------------------------------------------------------------------------
 
 
-class ScintireteVectorStore(BasePydanticVectorStore):
+class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     """LlamaIndex vector store over one Scintirete collection, with sync and native async methods.
 
     ::
@@ -400,43 +399,6 @@ class ScintireteVectorStore(BasePydanticVectorStore):
     def async_collection(self) -> AsyncDocumentCollection:
         """The asyncio twin of :attr:`collection`, sharing its view."""
         return self._async_collection
-
-    # -- lifetime
-
-    def close(self) -> None:
-        """Close the blocking client this store made (a passed-in ``client`` stays open).
-
-        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
-        Use the store as a context manager to close it on leaving the block.
-        """
-        for client in self._owned_clients:
-            if isinstance(client, ScintireteClient):
-                close_client(client)
-
-    async def aclose(self) -> None:
-        """Close both clients this store made (passed-in clients stay open)."""
-        for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
-            if isinstance(client, AsyncScintireteClient):
-                await client.close()
-        for client in self._owned_clients:
-            if isinstance(client, ScintireteClient):
-                close_client(client)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # -- writes
 

@@ -27,13 +27,14 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 """
 
 from .collection import AsyncDocumentCollection, DocumentCollection
-from .connect import close_client, resolve_clients
+from .connect import ClosesWhatItMade, close_client, resolve_clients
 from .journal import IncompleteReadError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score
 from .search import maximal_marginal_relevance
 
 __all__ = [
     "AsyncDocumentCollection",
+    "ClosesWhatItMade",
     "DocumentCollection",
     "IncompleteReadError",
     "Record",

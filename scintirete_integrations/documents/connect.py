@@ -6,7 +6,7 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Self
 
 from ..client import AsyncScintireteClient, ScintireteClient
 from ..errors import InvalidArgumentError
@@ -107,3 +107,45 @@ def close_client(client: ScintireteClient) -> None:
                     server = _embedded_servers.pop(key, None)
                     if server is not None:
                         server.stop()
+
+
+Client = ScintireteClient | AsyncScintireteClient
+
+
+class ClosesWhatItMade:
+    """``close()``, ``aclose()``, ``with`` and ``async with`` for a store, over the clients it made itself.
+
+    A store lists in ``_owned_clients`` the clients :func:`resolve_clients` built for it; clients
+    passed in by the caller are never closed (share one client between stores by passing it).
+    """
+
+    _owned_clients: list[Client]
+
+    def close(self) -> None:
+        """Close the blocking client this store made (a passed-in ``client`` stays open).
+
+        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
+        Use the store as a context manager to close it on leaving the block.
+        """
+        for client in self._owned_clients:
+            if isinstance(client, ScintireteClient):
+                close_client(client)
+
+    async def aclose(self) -> None:
+        """Close both clients this store made (passed-in clients stay open)."""
+        for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
+            if isinstance(client, AsyncScintireteClient):
+                await client.close()
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
