@@ -395,10 +395,14 @@ class Refresher:
         pages are looked up and applied in journal order, a few dozen at a time, so a first read
         holds little more than the view it builds.
         """
+        with self.lock:
+            newest = max(view.applied_upto, *view.applied_above, 0)
         info = yield from client._get_collection_info_plan(self.names.db, self.names.journal, timeout)
         total = info.total_inserted
         with self.lock:
-            if total < max(view.applied_upto, *view.applied_above, 0):  # dropped and made anew meanwhile
+            # Fewer pages than were applied before asking: dropped and made anew meanwhile. A page
+            # applied after asking (another thread's write) may lawfully be newer than ``total``.
+            if total < newest:
                 self._forget_all(view)
             fresh = view.applied_upto == 0 and not view.applied_above
         marker = None

@@ -607,3 +607,34 @@ def test_a_collection_dropped_and_made_anew_elsewhere_is_read_afresh(client: Sci
     other.upsert([Record("new", "t", np.ones(8, np.float32))])
     assert [r.id for r in mine.scan()] == ["new"]
     mine.drop()
+
+
+def test_a_page_written_during_a_refresh_is_not_taken_for_a_new_collection(
+    address: str, password: str
+) -> None:
+    """A reader's journal count can be older than a page another thread applied meanwhile.
+
+    That count is lower than the view's newest page, yet nothing was dropped: the view must keep
+    what it holds (once, it started afresh and a concurrent reader saw a deleted record again).
+    """
+    with ScintireteClient(address, password=password) as reader, ScintireteClient(
+        address, password=password
+    ) as writer:
+        name = f"c-{uuid.uuid4().hex[:8]}"
+        docs = DocumentCollection(name, reader, db=DB, metric="l2")
+        docs.upsert(_records(5))
+        other_thread = DocumentCollection(name, writer, core=docs._core)  # one view, as threads of one store
+        original = reader._get_collection_info_plan
+        armed = [True]
+
+        def info_then_a_concurrent_delete(db: str, collection: str, timeout: Any) -> Any:
+            info = yield from original(db, collection, timeout)
+            if armed[0] and collection.endswith("__sci_journal"):
+                armed[0] = False
+                other_thread.delete(["r0"])  # lands after this count was taken
+            return info
+
+        reader._get_collection_info_plan = info_then_a_concurrent_delete  # type: ignore[method-assign]
+        assert [r.id for r in docs.scan()] == ["r1", "r2", "r3", "r4"]
+        assert docs.get(["r0"]) == []
+        docs.drop()
