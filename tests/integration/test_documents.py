@@ -617,9 +617,10 @@ def test_a_page_written_during_a_refresh_is_not_taken_for_a_new_collection(
     That count is lower than the view's newest page, yet nothing was dropped: the view must keep
     what it holds (once, it started afresh and a concurrent reader saw a deleted record again).
     """
-    with ScintireteClient(address, password=password) as reader, ScintireteClient(
-        address, password=password
-    ) as writer:
+    with (
+        ScintireteClient(address, password=password) as reader,
+        ScintireteClient(address, password=password) as writer,
+    ):
         name = f"c-{uuid.uuid4().hex[:8]}"
         docs = DocumentCollection(name, reader, db=DB, metric="l2")
         docs.upsert(_records(5))
