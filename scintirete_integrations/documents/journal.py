@@ -409,6 +409,10 @@ class Refresher:
         if fresh and from_checkpoint:
             marker = yield from newest_checkpoint_plan(client, self.names, total, timeout)
         with self.lock:
+            if marker is not None and (
+                view.applied_upto or min(view.applied_above, default=total) <= marker[2]
+            ):
+                marker = None  # another thread began applying pages the checkpoint restates: read them all
             if marker is not None:
                 view.skip_upto(marker[2])
             missing = view.missing(total)

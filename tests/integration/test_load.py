@@ -26,7 +26,7 @@ from scintirete_integrations import (
     UnavailableError,
 )
 from scintirete_integrations.client import Call
-from scintirete_integrations.documents import IncompleteReadError, maintenance, writes
+from scintirete_integrations.documents import IncompleteReadError, journal, maintenance, writes
 from scintirete_integrations.lite import LiteServer
 
 LOAD_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "load.py"
@@ -246,6 +246,25 @@ def test_a_new_store_reads_from_the_newest_checkpoint(client: ScintireteClient) 
         counting.searches = 0
         assert [r.text for r in reader.get(["r0"])] == ["after"]
         assert counting.searches == 1  # one look-up for the one new page
+
+
+def test_a_view_another_thread_began_from_page_one_does_not_skip_to_a_checkpoint(
+    client: ScintireteClient,
+) -> None:
+    docs = DocumentCollection("began", client, db=DB, metric="l2", auto_compact=False)
+    docs.upsert([Record("gone", "t", unit(1, 1, 1, 1))])  # page 1
+    docs.delete(["gone"])  # page 2
+    docs.upsert([Record("kept", "t", unit(1, 2, 3, 4))])
+    assert docs.compact() is True  # a checkpoint restating pages 1 to 3
+    reader = fresh(client, "began")
+    core = reader._core
+    refresh = Stepper(client, core.refresher.refresh_plan(client, core.view, None))
+    refresh.run_until("Search", "began.__sci_checkpoints")  # this thread looks the checkpoint up ...
+    page_one = client._run(journal.probe_mirror_plan(client, core.names, [1], None))[1]
+    with core.lock:
+        core.view.apply(1, page_one)  # ... while another, reading from page 1, has applied page 1
+    refresh.finish()
+    assert [r.id for r in reader.scan()] == ["kept"]  # page 2 was read, not skipped
 
 
 def test_checkpoint_parts_never_undo_a_newer_write(client: ScintireteClient) -> None:
