@@ -402,9 +402,10 @@ class Refresher:
         with self.lock:
             # Fewer pages than were applied before asking: dropped and made anew meanwhile. A page
             # applied after asking (another thread's write) may lawfully be newer than ``total``.
-            if total < newest:
-                self._forget_all(view)
+            dropped = total < newest
             fresh = view.applied_upto == 0 and not view.applied_above
+        if dropped:
+            return (yield from self._rebuild_plan(client, view, timeout, from_checkpoint))
         marker = None
         if fresh and from_checkpoint:
             marker = yield from newest_checkpoint_plan(client, self.names, total, timeout)
@@ -427,11 +428,7 @@ class Refresher:
             seq in found for seq in (*range(marker[0], marker[1] + 1), marker[3])
         ):
             logger.warning("a checkpoint of %r cannot be read whole; reading every page", self.names.name)
-            with self.lock:  # start again from nothing, and from page 1
-                view.__dict__.update(
-                    View(gen=self.names.name, vectors=VectorTable(view.vectors.metric)).__dict__
-                )
-            return (yield from self.refresh_plan(client, view, timeout, from_checkpoint=False))
+            return (yield from self._rebuild_plan(client, view, timeout, from_checkpoint=False))
         still = [seq for seq in missing if seq not in found]
         if not still:
             return view
@@ -442,9 +439,18 @@ class Refresher:
             yield from self._recover_plan(client, view, overdue, total, timeout)
         return view
 
-    def _forget_all(self, view: View) -> None:
-        """Make ``view`` a new one in place (every holder of the object sees the change)."""
-        view.__dict__.update(View(gen=self.names.name, vectors=VectorTable(view.vectors.metric)).__dict__)
+    def _rebuild_plan(
+        self, client: _BaseClient, view: View, timeout: Timeout, from_checkpoint: bool
+    ) -> Plan[View]:
+        """Read the collection into a new view, then put it in place of ``view`` whole.
+
+        Every holder of ``view`` sees the change, and none sees a half-built view meanwhile.
+        """
+        scratch = View(gen=self.names.name, vectors=VectorTable(view.vectors.metric))
+        yield from self.refresh_plan(client, scratch, timeout, from_checkpoint)
+        with self.lock:
+            view.__dict__.update(scratch.__dict__)
+        return view
 
     def _apply(self, view: View, pages: dict[int, Page]) -> None:
         with self.lock:

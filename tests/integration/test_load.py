@@ -321,3 +321,21 @@ def test_a_wrong_or_missing_checkpoint_index_only_costs_reading_more(client: Sci
     assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
     client.drop_collection(DB, "index.__sci_checkpoints")  # no index at all: from page 1
     assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
+
+
+def test_readers_never_see_a_half_built_view_while_a_dropped_collection_is_read_anew(
+    client: ScintireteClient,
+) -> None:
+    docs = fresh(client, "anew")
+    docs.upsert([Record(f"old{i}", "t", unit(1, 1, 1, i + 1)) for i in range(3)])
+    docs.upsert([Record("old3", "t", unit(1, 2, 3, 4))])
+    other = fresh(client, "anew")
+    other.drop()
+    other.upsert([Record("new", "t", unit(4, 3, 2, 1))])
+    core = docs._core
+    refresh = Stepper(client, core.refresher.refresh_plan(client, core.view, None))
+    while not isinstance(refresh.step, list):  # until the new journal's pages are being looked up
+        refresh.deliver(refresh.call())
+    assert sorted(core.view.records) == ["old0", "old1", "old2", "old3"]  # other threads: the old, whole
+    refresh.finish()
+    assert sorted(core.view.records) == ["new"]
