@@ -57,6 +57,7 @@ class CollectionCore:
         self._writer = secrets.token_hex(4)  # tokens are <writer><counter>: unique without coordination
         self._counter = itertools.count(1)
         self.compacting = False
+        self.timeless_lock_since: float | None = None  # when a compaction lock without a time was first seen
 
     @property
     def name(self) -> str:

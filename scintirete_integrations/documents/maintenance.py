@@ -5,7 +5,8 @@ until they outnumber the visible records; then one store rebuilds it:
 
 1. take the lock: create ``<name>.__sci_lock`` (CreateCollection succeeds for exactly one
    caller); a lock older than :data:`LOCK_TTL` belonged to a process that died and is broken;
-2. refresh, and give up unless the view is proven complete (no pending page);
+2. refresh: pages 1..upto applied, later ones perhaps in flight (one missing past the grace
+   period raises);
 3. copy every visible record's vector, with its token, into a new generation
    ``<name>.__sci_g<random>``;
 4. write a switch page naming it and the last page the copy covers;
@@ -83,7 +84,7 @@ def compact_plan(
     core: CollectionCore, client: _BaseClient, timeout: Timeout, rebuild: bool = True
 ) -> Plan[bool]:
     """Checkpoint the journal (and with ``rebuild``, the data collection); False when another
-    process holds the lock or the view is not proven complete."""
+    process holds the lock (or this store is compacting already)."""
     with core.lock:
         if core.compacting:  # this store is compacting already (another thread, or its twin)
             return False
@@ -118,7 +119,9 @@ def _lock_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> P
             yield from client._create_collection_plan(core.db, name, Metric.L2, None, None, timeout)
         except AlreadyExistsError:
             taken = yield from _lock_time_plan(core, client, name, timeout)
-            if taken is not None and time.time() - taken < LOCK_TTL:
+            if taken == _RELEASED:
+                continue
+            if not _abandoned(core, taken):
                 return False
             logger.warning("breaking the compaction lock of %r left by a process that stopped", core.name)
             with contextlib.suppress(NotFoundError):
@@ -131,16 +134,35 @@ def _lock_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> P
     return False
 
 
+def _abandoned(core: CollectionCore, taken: float | None) -> bool:
+    """Whether a lock taken at ``taken`` (None: no time written yet) belongs to a dead holder.
+
+    A lock is created first and given its time next, so a lock without a time is usually one
+    being taken right now; it counts as abandoned only once this store has seen it without a
+    time for :data:`LOCK_TTL` (its holder died between the two steps).
+    """
+    if taken is not None:
+        core.timeless_lock_since = None
+        return time.time() - taken >= LOCK_TTL
+    now = time.monotonic()
+    if core.timeless_lock_since is None:
+        core.timeless_lock_since = now
+    return now - core.timeless_lock_since >= LOCK_TTL
+
+
+_RELEASED = -1.0  # the lock went away while it was being looked at
+
+
 def _lock_time_plan(
     core: CollectionCore, client: _BaseClient, name: str, timeout: Timeout
 ) -> Plan[float | None]:
-    """When the lock was taken; None when that cannot be read (a holder that died mid-way)."""
+    """When the lock was taken; None when no time is written (yet); ``_RELEASED`` when it is gone."""
     try:
         hits = yield from client._search_plan(
             core.db, name, np.zeros(BOOK_DIMENSION), 1, None, False, timeout
         )
     except NotFoundError:
-        return 0.0
+        return _RELEASED
     if not hits:
         return None
     value = hits[0].metadata.get(_TIME_KEY)
@@ -154,8 +176,11 @@ def _checkpoint_plan(
     first, with ``rebuild``), then write the marker; the marker makes it count."""
     view = yield from core.view_plan(client, timeout)
     with core.lock:
-        if not view.complete or view.applied_above:
-            return False  # nothing destructive on a read that is not proven complete
+        # The refresh proved pages 1..upto applied (a page missing for too long raised). Pages
+        # above may still be in flight: the parts restate what the view holds, as of upto or
+        # later, and every reader applies each page after upto itself, whichever way it starts.
+        # So steady writers, who never leave a moment without a page in flight, do not keep
+        # compaction from happening.
         upto, old = view.applied_upto, view.gen
         gen = f"{core.name}{RESERVED_INFIX}g{uuid.uuid4().hex[:10]}" if rebuild else None
         entries = [

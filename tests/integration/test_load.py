@@ -218,6 +218,41 @@ def test_a_held_lock_or_a_failing_compaction_never_fails_a_write(
     assert "busy.__sci_lock" not in {c.name for c in client.list_collections(DB)}  # released after failing
 
 
+def test_a_lock_whose_time_is_not_written_yet_is_not_broken(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = DocumentCollection("taking", client, db=DB, metric="l2", auto_compact=False)
+    docs.upsert([Record("a", "v1", unit(1, 2, 3, 4))])
+    client.create_collection(DB, "taking.__sci_lock", "l2")  # another store is taking it: no time yet
+    assert docs.compact() is False
+    assert docs.compact() is False
+    assert "taking.__sci_lock" in {c.name for c in client.list_collections(DB)}
+    monkeypatch.setattr(maintenance, "LOCK_TTL", 0.0)  # ... and it has shown no time for too long
+    assert docs.compact() is True
+    assert "taking.__sci_lock" not in {c.name for c in client.list_collections(DB)}
+
+
+def test_compaction_does_not_wait_for_a_moment_without_writes_in_flight(client: ScintireteClient) -> None:
+    docs = DocumentCollection("steady", client, db=DB, metric="l2", auto_compact=False)
+    for version in range(3):
+        docs.upsert([Record(f"r{i}", f"v{version}", unit(1, i + 1, 2, version + 1)) for i in range(4)])
+    writing = Stepper(
+        client, writes.upsert_plan(docs._core, client, [Record("late", "t", unit(4, 3, 2, 1))], None)
+    )
+    writing.run_until("InsertVectors", "steady.__sci_pages")  # its page is numbered, not yet readable
+    compacting = fresh(client, "steady")
+    assert compacting.count() == 4 and compacting._core.view.pending  # the page is in flight
+    docs.upsert([Record("r0", "newer", unit(9, 1, 1, 1))])  # and a later page is readable already
+    assert compacting.compact() is True
+    assert compacting._core.view.switches == 1
+    assert writing.finish() == ["late"]
+    expected = [("late", "t"), ("r0", "newer"), ("r1", "v2"), ("r2", "v2"), ("r3", "v2")]
+    for store in (compacting, docs, fresh(client, "steady")):  # old views and one from the checkpoint
+        assert sorted((r.id, r.text) for r in store.scan()) == expected
+        assert store.search(unit(4, 3, 2, 1), 1)[0].record.id == "late"  # a stray: its generation is gone
+        assert store.search(unit(9, 1, 1, 1), 1)[0].record.text == "newer"
+
+
 class CountingClient(ScintireteClient):
     """Counts the searches a store makes (look-ups of pages included)."""
 
