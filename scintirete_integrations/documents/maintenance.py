@@ -4,7 +4,9 @@ Old versions and deleted records stay in the data collection (they keep its grap
 until they outnumber the visible records; then one store rebuilds it:
 
 1. take the lock: create ``<name>.__sci_lock`` (CreateCollection succeeds for exactly one
-   caller); a lock older than :data:`LOCK_TTL` belonged to a process that died and is broken;
+   caller) and write the time into it, again every tenth of :data:`LOCK_TTL` while working; a
+   lock whose newest time is older than that belonged to a process that died and is broken;
+   before its marker, a holder checks the lock is still its own;
 2. refresh: pages 1..upto applied, later ones perhaps in flight (one missing past the grace
    period raises);
 3. copy every visible record's vector, with its token, into a new generation
@@ -24,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 LOCK_TTL = 600.0  # seconds after which a compaction lock is taken to belong to a dead process
 _COPY_BATCH = 256
 _TIME_KEY = "taken"
+_HOLDER_KEY = "holder"
 
 
 def stale_vectors(core: CollectionCore) -> tuple[int, int]:
@@ -90,10 +94,16 @@ def compact_plan(
             return False
         core.compacting = True
     try:
-        if not (yield from _lock_plan(core, client, timeout)):
+        lease = yield from _lock_plan(core, client, timeout)
+        if lease is None:
             return False
         try:
-            done = yield from _checkpoint_plan(core, client, timeout, rebuild)
+            done = yield from _checkpoint_plan(core, client, timeout, rebuild, lease)
+        except _LockLost:  # the lock is another store's now: leave it, and the marker unwritten
+            logger.warning(
+                "compaction of %r stopped: its lock was broken and taken by another store", core.name
+            )
+            return False
         except Exception:  # not GeneratorExit: a plan abandoned mid-way is a crash, and keeps its lock
             yield from _unlock_plan(core, client, timeout)
             raise
@@ -112,26 +122,61 @@ def _lock_name(core: CollectionCore) -> str:
     return core.name + RESERVED_INFIX + "lock"
 
 
-def _lock_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[bool]:
+class _Lease:
+    """A held compaction lock. Its holder writes the time again every tenth of :data:`LOCK_TTL`
+    while it works, so a compaction that takes longer than that (100,000 vectors to copy on a
+    busy server) is not mistaken for a dead one and run twice."""
+
+    def __init__(self, core: CollectionCore) -> None:
+        self.core = core
+        self.holder = uuid.uuid4().hex[:12]
+        self.written = -math.inf
+
+    def renew_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+        if time.monotonic() - self.written < LOCK_TTL / 10:
+            return
+        point = np.random.default_rng().standard_normal((1, BOOK_DIMENSION)).astype(np.float32)
+        yield from client._insert_vectors_plan(
+            self.core.db,
+            _lock_name(self.core),
+            point,
+            [{_TIME_KEY: time.time(), _HOLDER_KEY: self.holder}],
+            timeout,
+        )
+        self.written = time.monotonic()
+
+    def confirm_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+        """Raise ``_LockLost`` unless the lock is still this holder's (checked before the marker)."""
+        entries = yield from _lock_entries_plan(self.core, client, timeout)
+        holders = {e.get(_HOLDER_KEY) for e in (entries or ())}
+        if holders != {self.holder}:
+            raise _LockLost
+
+
+class _LockLost(Exception):
+    """A compaction's lock was broken as abandoned, and perhaps taken by another store."""
+
+
+def _lock_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[_Lease | None]:
     name = _lock_name(core)
     for _ in range(2):
         try:
             yield from client._create_collection_plan(core.db, name, Metric.L2, None, None, timeout)
         except AlreadyExistsError:
-            taken = yield from _lock_time_plan(core, client, name, timeout)
-            if taken == _RELEASED:
+            entries = yield from _lock_entries_plan(core, client, timeout)
+            if entries is None:  # released meanwhile
                 continue
-            if not _abandoned(core, taken):
-                return False
+            times = [float(e[_TIME_KEY]) for e in entries if isinstance(e.get(_TIME_KEY), (int, float))]
+            if not _abandoned(core, max(times, default=None)):
+                return None
             logger.warning("breaking the compaction lock of %r left by a process that stopped", core.name)
             with contextlib.suppress(NotFoundError):
                 yield from client._drop_collection_plan(core.db, name, timeout)
             continue
-        yield from client._insert_vectors_plan(
-            core.db, name, np.zeros((1, BOOK_DIMENSION), np.float32), [{_TIME_KEY: time.time()}], timeout
-        )
-        return True
-    return False
+        lease = _Lease(core)
+        yield from lease.renew_plan(client, timeout)
+        return lease
+    return None
 
 
 def _abandoned(core: CollectionCore, taken: float | None) -> bool:
@@ -150,27 +195,24 @@ def _abandoned(core: CollectionCore, taken: float | None) -> bool:
     return now - core.timeless_lock_since >= LOCK_TTL
 
 
-_RELEASED = -1.0  # the lock went away while it was being looked at
+_LEASE_READ = 64  # lock entries read back: one per renewal, a few dozen at the most
 
 
-def _lock_time_plan(
-    core: CollectionCore, client: _BaseClient, name: str, timeout: Timeout
-) -> Plan[float | None]:
-    """When the lock was taken; None when no time is written (yet); ``_RELEASED`` when it is gone."""
+def _lock_entries_plan(
+    core: CollectionCore, client: _BaseClient, timeout: Timeout
+) -> Plan[list[dict[str, Any]] | None]:
+    """The lock's entries (time written, holder), none while it is being taken; None: no lock."""
     try:
         hits = yield from client._search_plan(
-            core.db, name, np.zeros(BOOK_DIMENSION), 1, None, False, timeout
+            core.db, _lock_name(core), np.zeros(BOOK_DIMENSION), _LEASE_READ, _LEASE_READ, False, timeout
         )
     except NotFoundError:
-        return _RELEASED
-    if not hits:
         return None
-    value = hits[0].metadata.get(_TIME_KEY)
-    return float(value) if isinstance(value, (int, float)) else None
+    return [dict(hit.metadata) for hit in hits]
 
 
 def _checkpoint_plan(
-    core: CollectionCore, client: _BaseClient, timeout: Timeout, rebuild: bool
+    core: CollectionCore, client: _BaseClient, timeout: Timeout, rebuild: bool, lease: _Lease
 ) -> Plan[bool]:
     """Restate every visible record in checkpoint parts (copying vectors into a new generation
     first, with ``rebuild``), then write the marker; the marker makes it count."""
@@ -203,6 +245,7 @@ def _checkpoint_plan(
         )
         for start in range(0, len(entries), _COPY_BATCH):
             batch = entries[start : start + _COPY_BATCH]
+            yield from lease.renew_plan(client, timeout)
             yield from client._insert_vectors_plan(
                 core.db,
                 gen,
@@ -212,10 +255,12 @@ def _checkpoint_plan(
             )
     parts: list[int] = []
     for rows in split_pages([entry_json(e) for e in entries], page_limit(client.max_message_bytes)):
+        yield from lease.renew_plan(client, timeout)
         parts.append(
             (yield from write_page_plan(client, core.names, page_json(rows, (), as_of=upto), timeout))
         )
     marker = (parts[0], parts[-1], upto) if parts else (upto, upto, upto)
+    yield from lease.confirm_plan(client, timeout)  # a marker and the drops below need the lock
     seq = yield from write_page_plan(
         client, core.names, page_json((), (), checkpoint=marker, switch_to=gen), timeout
     )
