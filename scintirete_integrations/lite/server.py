@@ -295,8 +295,13 @@ class LiteServer:
         logger.info("Scintirete Lite listening on %s (%s)", self.address, self.data_dir or "in memory")
         return self
 
-    def stop(self, grace: float | None = None) -> None:
-        """Stop serving (letting calls finish for ``grace`` seconds), snapshot, release the directory."""
+    def stop(self, grace: float | None = 1.0) -> None:
+        """Stop serving (letting calls finish for ``grace`` seconds), snapshot, release the directory.
+
+        With no call in flight it returns at once. A graceful stop tells connected clients so
+        without an error; ``grace=None`` cancels every call at once, and grpc then logs a GOAWAY
+        line in each client process still connected.
+        """
         server, engine = self._server, self._engine
         if server is None or engine is None:
             return
