@@ -110,10 +110,6 @@ class View:
         start = self.applied_upto + 1
         return [seq for seq in range(start, total + 1) if seq not in self.applied_above]
 
-    @property
-    def complete(self) -> bool:
-        return not self.pending
-
     def apply(self, seq: int, page: Page) -> None:
         """Fold page ``seq`` in; pages may come in any order, and twice (the second time is a no-op)."""
         if seq <= self.applied_upto or seq in self.applied_above:

@@ -195,7 +195,7 @@ def _abandoned(core: CollectionCore, taken: float | None) -> bool:
     return now - core.timeless_lock_since >= LOCK_TTL
 
 
-_LEASE_READ = 64  # lock entries read back: one per renewal, a few dozen at the most
+_LEASE_READ = 1000  # lock entries read back: one per renewal, so a compaction of 16 hours
 
 
 def _lock_entries_plan(
