@@ -104,12 +104,13 @@ class Stepper:
         except StopIteration as stop:
             self.done, self.result = True, stop.value
 
-    def run_until(self, rpc: str, collection: str | None = None) -> None:
-        """Make calls until the next one is ``rpc`` (on ``collection``, if given); it is not made yet."""
+    def run_until(self, rpc: str, collection: str = "") -> None:
+        """Make calls until the next one is ``rpc`` on a collection whose name contains ``collection``;
+        it is not made yet."""
         while not self.done and not (
             isinstance(self.step, Call)
             and self.step.rpc == rpc
-            and collection in (None, getattr(self.step.request, "collection_name", None))
+            and collection in getattr(self.step.request, "collection_name", "")
         ):
             self.deliver(self.call())
 
@@ -253,16 +254,6 @@ def test_compaction_does_not_wait_for_a_moment_without_writes_in_flight(client: 
         assert store.search(unit(9, 1, 1, 1), 1)[0].record.text == "newer"
 
 
-def _step_until(stepper: Stepper, rpc: str, collection_part: str) -> None:
-    """Make calls until the next is ``rpc`` on a collection whose name contains ``collection_part``."""
-    while not stepper.done and not (
-        isinstance(stepper.step, Call)
-        and stepper.step.rpc == rpc
-        and collection_part in getattr(stepper.step.request, "collection_name", "")
-    ):
-        stepper.deliver(stepper.call())
-
-
 def test_a_compaction_longer_than_the_lock_ttl_renews_its_lock(
     client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,10 +262,10 @@ def test_a_compaction_longer_than_the_lock_ttl_renews_its_lock(
     for version in range(2):
         docs.upsert([Record(f"r{i}", f"v{version}", unit(1, i + 1, 2, version + 1)) for i in range(300)])
     compaction = Stepper(client, maintenance.compact_plan(docs._core, client, None))
-    _step_until(compaction, "InsertVectors", ".__sci_g")  # copying the first batch of vectors ...
+    compaction.run_until("InsertVectors", ".__sci_g")  # copying the first batch of vectors ...
     time.sleep(2.2)  # ... which takes longer than the lock may live unrenewed
     compaction.deliver(compaction.call())
-    _step_until(compaction, "InsertVectors", ".__sci_lock")  # so the holder writes its time again
+    compaction.run_until("InsertVectors", ".__sci_lock")  # so the holder writes its time again
     compaction.deliver(compaction.call())
     assert fresh(client, "long").compact() is False  # another store sees the lock alive
     assert compaction.finish() is True
@@ -287,7 +278,7 @@ def test_a_compaction_whose_lock_was_taken_over_writes_no_marker(client: Scintir
     for version in range(2):
         docs.upsert([Record(f"r{i}", f"v{version}", unit(1, i + 1, 2, version + 1)) for i in range(5)])
     compaction = Stepper(client, maintenance.compact_plan(docs._core, client, None))
-    _step_until(compaction, "Search", ".__sci_lock")  # parts written; the lock is checked before the marker
+    compaction.run_until("Search", ".__sci_lock")  # parts written; the lock is checked before the marker
     client.drop_collection(DB, "taken.__sci_lock")  # meanwhile another store broke the lock and took it
     client.create_collection(DB, "taken.__sci_lock", "l2")
     client.insert_vectors(DB, "taken.__sci_lock", [[0.0] * 8], [{"taken": time.time(), "holder": "other"}])
