@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -22,7 +21,7 @@ from types import FrameType
 from ..errors import InternalError
 from .embedding import EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
 from .index import DEFAULT_INDEX, INDEX_KINDS
-from .server import DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, LiteServer
+from .server import DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, LiteServer, new_password
 from .storage import FSYNC_POLICIES
 
 __all__ = ["main", "parse_args"]
@@ -92,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     password = args.password or os.environ.get("SCINTIRETE_PASSWORD")
     generated = not password
     if generated:
-        password = secrets.token_urlsafe(24)
+        password = new_password()
     server = LiteServer(
         args.data_dir,
         args.host,

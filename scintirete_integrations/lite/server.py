@@ -150,6 +150,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def new_password() -> str:
+    """A random password that can follow ``--password`` on a command line (it never starts with "-")."""
+    while (password := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return password
+
+
 class LiteServer:
     """Scintirete Lite: the v1 gRPC API served from this process by a numpy engine.
 
@@ -198,7 +205,7 @@ class LiteServer:
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.host = host
         self.port = port
-        self._password = password or secrets.token_urlsafe(24)
+        self._password = password or new_password()
         self.embedding = as_provider(embedding)
         self.fsync: FsyncPolicy = fsync
         self.max_workers = max_workers

@@ -24,6 +24,7 @@ from google.protobuf import struct_pb2
 from lite_helpers import openssl_certificate
 
 from scintirete_integrations.lite import Engine, HashEmbeddings, LiteServer, create_server
+from scintirete_integrations.lite import server as lite_server
 from scintirete_integrations.lite.__main__ import parse_args
 from scintirete_integrations.lite.servicer import ScintireteServiceServicer
 
@@ -739,3 +740,12 @@ def test_blas_runs_single_threaded_while_serving_and_is_restored_after() -> None
     assert blas_threads() == before
     with LiteServer(blas_threads=None):
         assert blas_threads() == before
+
+
+def test_a_generated_password_can_be_passed_after_password_on_a_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = iter(["-starts-like-a-flag", "plain_Token-1", "--another", "plain_Token-2"])
+    monkeypatch.setattr(lite_server.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert lite_server.new_password() == "plain_Token-1"  # argparse would read "-..." as an option
+    assert LiteServer().password == "plain_Token-2"
