@@ -13,10 +13,14 @@ This package closes that gap once, for every adapter::
 
 How it works (the design note, ``docs/document-layer.md``, has the details):
 
-- :mod:`.journal`: every write is a page in a journal collection whose server ids count
-  1, 2, 3...; a read is complete when every page the counters announce is applied. Pages are
-  found by nearest-neighbour look-ups at fixed vectors, never by enumerating a collection.
-- :mod:`.records`: records, tokens, fingerprints and the page codec (exact metadata as JSON).
+- :mod:`.journal`: every write is a page numbered by a journal collection whose server ids
+  count 1, 2, 3...; a read is complete when every page the counters announce is applied.
+  Pages are found by nearest-neighbour look-ups at fixed vectors, never by enumerating a
+  collection.
+- :mod:`.book`: a page's bytes in vector elements, which survive a server restart (metadata
+  does not); ``docs/on-server-format.md`` has the layout.
+- :mod:`.view`: the visible records every applied page adds up to.
+- :mod:`.records`: records, fingerprints and the page codec (exact metadata as JSON).
 - :mod:`.writes`: upsert (data vectors, then the page) and delete (a page only).
 - :mod:`.search`: server search rounds, exact scoring where the server cannot be trusted, MMR.
 - :mod:`.maintenance`: rebuilding the data collection without old versions, under a lock.
@@ -28,7 +32,7 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 
 from .collection import AsyncDocumentCollection, DocumentCollection
 from .connect import ClosesWhatItMade, close_client, resolve_clients
-from .journal import IncompleteReadError
+from .journal import IncompleteReadError, OlderFormatError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score
 from .search import maximal_marginal_relevance
 
@@ -37,6 +41,7 @@ __all__ = [
     "ClosesWhatItMade",
     "DocumentCollection",
     "IncompleteReadError",
+    "OlderFormatError",
     "Record",
     "ScoredRecord",
     "check_metadata",

@@ -14,9 +14,10 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from ..filters import compile as compile_filter
 from ..models import HnswConfig, Metric
-from .journal import RESERVED_INFIX, Names, Refresher, View, ensure_books_plan
+from .journal import Refresher, ensure_books_plan
 from .records import Record, check_ids
 from .vectors import VectorTable
+from .view import RESERVED_INFIX, Names, View
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient

@@ -9,7 +9,7 @@ until they outnumber the visible records; then one store rebuilds it:
    before its marker, a holder checks the lock is still its own;
 2. refresh: pages 1..upto applied, later ones perhaps in flight (one missing past the grace
    period raises);
-3. copy every visible record's vector, with its token, into a new generation
+3. copy every visible record's vector into a new generation
    ``<name>.__sci_g<random>``;
 4. write a switch page naming it and the last page the copy covers;
 5. drop the other generations, and the lock.
@@ -17,7 +17,7 @@ until they outnumber the visible records; then one store rebuilds it:
 Readers never depend on a generation for get, scan or counts, only for search, and until the
 switch page they search the old one, which is complete. Records written meanwhile into the old
 generation are *strays* that searches score exactly from the journal until the next compaction
-copies them. A crash before step 4 leaves an unused generation that the next compaction
+copies them (searches recognise a hit by its elements, so copies need no tag). A crash before step 4 leaves an unused generation that the next compaction
 drops; after it, nothing is lost. Writers whose generation disappears (step 5) refresh and
 write again into the new one.
 """
@@ -36,18 +36,9 @@ import numpy as np
 from ..errors import AlreadyExistsError, NotFoundError, ScintireteError
 from ..models import Metric
 from .core import CollectionCore
-from .journal import BOOK_DIMENSION, RESERVED_INFIX, index_checkpoint_plan, write_page_plan
-from .records import (
-    ID_KEY,
-    TOKEN_KEY,
-    Entry,
-    check_metadata,
-    entry_json,
-    page_json,
-    page_limit,
-    split_pages,
-    struct_bytes,
-)
+from .journal import BOOK_DIMENSION, index_checkpoint_plan, write_page_plan
+from .records import Entry, check_metadata, entry_json, page_json, page_limit, split_pages
+from .view import RESERVED_INFIX
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
@@ -233,7 +224,7 @@ def _checkpoint_plan(
                 record.group,
                 view.fingerprints[sid],
                 view.vectors.get(sid),
-                view.tokens[sid],
+                core.new_token(),
                 gen or view.homes[sid],
             )
             for sid, record in view.records.items()
@@ -250,7 +241,7 @@ def _checkpoint_plan(
                 core.db,
                 gen,
                 np.stack([e.vector for e in batch]),
-                [struct_bytes({ID_KEY: e.id, TOKEN_KEY: e.token}) for e in batch],
+                None,
                 timeout,
             )
     parts: list[int] = []

@@ -1,11 +1,11 @@
 """Records, scores and the journal page codec: the only code that decides how the layer's data looks.
 
 A *page* is one write of the layer (a batch of upserts and deletes, or a switch to a new
-data collection), stored as compact JSON in one metadata field of a bookkeeping vector.
+data collection), as compact JSON, deflated and stored in vector elements by :mod:`.book`.
 Upserted records travel with everything needed to rebuild them: text, metadata (JSON, so
 ints, floats, bools, None and nesting come back exactly), group, fingerprint, the vector
-(base64 of little-endian float32) and the *token* that tags their vector in the data
-collection.
+(base64 of little-endian float32), a token naming the write, and the data collection that
+holds their vector.
 """
 
 from __future__ import annotations
@@ -21,20 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from google.protobuf import struct_pb2
 
-from .._metadata import RESERVED_PREFIX, decode_metadata, encode_metadata
+from .._metadata import decode_metadata, encode_metadata
 from ..client import check_unicode
 from ..errors import InvalidArgumentError
 from ..models import Metric
 
-# Reserved Struct keys, short because they travel with every vector.
-ID_KEY = RESERVED_PREFIX + "id"  # data vector: the record's string id
-TOKEN_KEY = RESERVED_PREFIX + "v"  # data vector: the write that made it (survives copies)
-PAGE_KEY = RESERVED_PREFIX + "p"  # journal and mirror vectors: the page JSON
-SEQ_KEY = RESERVED_PREFIX + "n"  # mirror vectors: the journal id of the page they copy
 PAGE_FORMAT = 1
-PAGE_BYTES = 1_400_000  # a page with its mirror copies stays far below the server's 4 MiB request limit
+PAGE_BYTES = 1_400_000  # page JSON; deflated and in page vectors it stays below the 4 MiB request limit
 _F32 = np.dtype("<f4")
 
 
@@ -74,7 +68,7 @@ class Entry:
     group: str | None
     fingerprint: str
     vector: np.ndarray
-    token: str  # tags the record's vector in the data collection
+    token: str  # names the write (unique without coordination)
     home: str  # the data collection the writer put that vector in
 
     def record(self, with_vector: bool = False) -> Record:
@@ -224,29 +218,12 @@ def page_json(
     return "{" + ",".join(parts) + "}"
 
 
-def pack_page(text: str) -> str:
-    """A page's JSON as stored: deflated, then base64 (Struct strings must be text).
-
-    Texts and metadata shrink about threefold; everything a page holds is stored twice (journal
-    and mirror), and the real server snapshots all of it into one buffer capped at 2 GiB.
-    """
-    return "z" + base64.b64encode(zlib.compress(text.encode(), 1)).decode("ascii")
-
-
-def unpack_page(stored: str) -> str:
-    """The JSON of a stored page (:func:`pack_page`); plain JSON passes through."""
-    if stored.startswith("z"):
-        return zlib.decompress(base64.b64decode(stored[1:])).decode()
-    return stored
-
-
-def decode_page(stored: str) -> Page:
-    """The page a journal or mirror vector holds; ValueError when it is not one."""
+def decode_page(stored: bytes) -> Page:
+    """The page whose deflated JSON is ``stored``; ValueError when it is not one."""
     try:
-        text = unpack_page(stored)
+        raw = json.loads(zlib.decompress(stored).decode())
     except (zlib.error, ValueError, UnicodeDecodeError) as exc:
         raise ValueError("not a page of this format") from exc
-    raw = json.loads(text)
     if not isinstance(raw, dict) or raw.get("f") != PAGE_FORMAT:
         raise ValueError("not a page of this format")
     upserts = tuple(
@@ -281,11 +258,3 @@ def split_pages(rows: Sequence[str], limit: int) -> Iterator[list[str]]:
         size += len(row) + 1
     if chunk:
         yield chunk
-
-
-def struct_bytes(fields: Mapping[str, str]) -> bytes:
-    """A serialized Struct of string fields, built directly (the layer writes these by the thousand)."""
-    struct = struct_pb2.Struct()
-    for key, value in fields.items():
-        struct.fields[key].string_value = value
-    return struct.SerializeToString()

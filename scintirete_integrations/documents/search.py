@@ -4,8 +4,8 @@ A store holds every visible record's vector (see :mod:`.vectors`), so a collecti
 ``exact_search_limit`` records (20,000 by default: a few milliseconds of numpy at 384-d) is
 searched exactly on the client: recall 1.0, where the server's HNSW graph reaches 0.9 of
 the true neighbours of clustered data at that size. Larger collections go to the current data
-collection in growing rounds (beam :data:`DEFAULT_EF`), keeping the hits whose token is a
-visible record's (other hits are older versions or deleted records). Exact scoring still
+collection in growing rounds (beam :data:`DEFAULT_EF`), keeping the hits whose elements are a
+visible record's vector (other hits are older versions or deleted records). Exact scoring still
 takes over for:
 
 - records whose vector is not in the current data collection (*strays*: written by a writer
@@ -31,8 +31,8 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from ..filters import compile as compile_filter
 from .core import CollectionCore
-from .journal import View
-from .records import TOKEN_KEY, Record, ScoredRecord, check_ids, check_k, relevance_score
+from .records import Record, ScoredRecord, check_ids, check_k, relevance_score
+from .view import View, vector_digest
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
@@ -177,18 +177,23 @@ def _rounds_plan(
         top_k = min(stored, max(want, math.ceil(want / share * _SLACK) + 4))
         while True:
             ef = min(max(top_k, ef_search or DEFAULT_EF), 2**31 - 1)
-            request = client._search_request(core.db, gen, query, top_k, ef, include_vector)
+            request = client._search_request(core.db, gen, query, top_k, ef, True)
             response = yield Call("Search", request, timeout)
             hits = []
+            digests = [
+                vector_digest(np.asarray(item.vector.elements, np.float32)) for item in response.results
+            ]
             with core.lock:
-                for item in response.results:
-                    sid = view.by_token.get(item.metadata.fields[TOKEN_KEY].string_value)
-                    if sid is None or view.homes.get(sid) != gen:
-                        continue  # an older version, a deleted record, or a stray's old copy
-                    record = view.records[sid]
-                    if keep(sid, record):
-                        vector = view.vectors.get(sid) if include_vector else None
-                        hits.append(_scored(core, record, item.distance, vector))
+                seen: set[str] = set()
+                for item, digest in zip(response.results, digests, strict=True):
+                    for sid in view.records_for(digest) - seen:
+                        if view.homes.get(sid) != gen:
+                            continue  # a stray's old copy: scored exactly below
+                        seen.add(sid)
+                        record = view.records[sid]
+                        if keep(sid, record):
+                            vector = view.vectors.get(sid) if include_vector else None
+                            hits.append(_scored(core, record, item.distance, vector))
             exhausted = len(response.results) < top_k or top_k >= stored
             if len(hits) >= want or exhausted:
                 break

@@ -1,11 +1,12 @@
 """Upsert and delete: data vectors first, then the journal page that makes them count.
 
-An upsert inserts each changed record's vector into the current data collection, tagged with
-a fresh token, then writes a page naming those records; until the page is in the journal, the
-vectors are invisible (a search hit counts only when its token is a visible record's). A
-delete writes a page and nothing else: the data collection keeps the old vectors, which keep
-its graph connected, and hits on them are skipped. Unchanged records (same fingerprint) write
-nothing, so re-running an ingest costs one refresh.
+An upsert inserts each changed record's vector into the current data collection (no metadata:
+a restart without a snapshot would empty it), then writes a page naming those records; until
+the page is in the journal, the vectors are invisible (a search hit counts only when its
+elements are a visible record's vector). A delete writes a page and nothing else: the data
+collection keeps the old vectors, which keep its graph connected, and hits on them are
+skipped. Unchanged records (same fingerprint) write nothing, so re-running an ingest costs one
+refresh.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from .core import CollectionCore
 from .journal import write_page_plan
 from .maintenance import maybe_compact_plan
 from .records import (
-    ID_KEY,
-    TOKEN_KEY,
     Entry,
     Page,
     Record,
@@ -36,7 +35,6 @@ from .records import (
     page_json,
     page_limit,
     split_pages,
-    struct_bytes,
 )
 
 if TYPE_CHECKING:
@@ -127,10 +125,9 @@ def _write_entries_plan(
         if tagged[0][0].home != gen:  # a rebuild switched generations since these were tagged
             tagged = _tagged(core, (e for e, _ in tagged), gen)
         entries = [e for e, _ in tagged]
-        payloads = [struct_bytes({ID_KEY: e.id, TOKEN_KEY: e.token}) for e in entries]
         try:
             yield from client._insert_vectors_plan(
-                core.db, gen, np.stack([e.vector for e in entries]), payloads, timeout
+                core.db, gen, np.stack([e.vector for e in entries]), None, timeout
             )
             break
         except NotFoundError:

@@ -59,12 +59,17 @@ def corpus(n: int) -> list[Record]:
     ]
 
 
-def stored_string_ids(client: ScintireteClient, collection: str) -> collections.Counter[str]:
-    """How often each string id occurs among the server's live vectors (raw, below the layer)."""
+def stored_string_ids(
+    client: ScintireteClient, collection: str, records: list[Record]
+) -> collections.Counter[str]:
+    """How often each record's vector occurs among the server's live vectors (raw, below the layer)."""
+    owner = {np.asarray(r.vector, np.float32).tobytes(): r.id for r in records}
     info = client.get_collection_info(DB, collection)
-    hits = client.search(DB, collection, np.ones(DIM), info.vector_count, ef_search=info.total_inserted)
+    hits = client.search(
+        DB, collection, np.ones(DIM), info.vector_count, ef_search=info.total_inserted, include_vector=True
+    )
     assert len(hits) == info.vector_count
-    return collections.Counter(str(hit.metadata["_sci_id"]) for hit in hits)
+    return collections.Counter(owner[np.asarray(hit.vector, np.float32).tobytes()] for hit in hits)
 
 
 def newest_log(data_dir: Path) -> Path:
@@ -130,7 +135,7 @@ def test_ingest_interrupted_by_a_restart_converges_to_one_copy_of_each_document(
         assert [record.id for record in fresh.scan()] == ids
         info = client.get_collection_info(DB, "ingest")
         assert (info.vector_count, info.deleted_count) == (len(records), 0)  # nothing written twice
-        assert stored_string_ids(client, "ingest") == collections.Counter(ids)
+        assert stored_string_ids(client, "ingest", records) == collections.Counter(ids)
         assert docs.upsert(records) == ids  # a third run writes nothing
         assert client.get_collection_info(DB, "ingest").total_inserted == len(records)
 

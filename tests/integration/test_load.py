@@ -26,7 +26,12 @@ from scintirete_integrations import (
     UnavailableError,
 )
 from scintirete_integrations.client import Call
-from scintirete_integrations.documents import IncompleteReadError, journal, maintenance, writes
+from scintirete_integrations.documents import (
+    OlderFormatError,
+    journal,
+    maintenance,
+    writes,
+)
 from scintirete_integrations.lite import LiteServer
 
 LOAD_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "load.py"
@@ -149,7 +154,7 @@ def test_a_write_in_flight_is_invisible_until_its_page_lands(client: ScintireteC
     assert [h.record.id for h in reader.search(unit(1, 2, 3, 4), 5)] == ["new", "seed"]
 
 
-def test_a_writer_that_died_before_its_mirror_copies_is_recovered_by_a_reader(
+def test_a_writer_that_died_between_numbering_and_storing_its_page_is_voided(
     client: ScintireteClient,
 ) -> None:
     docs = fresh(client, "halfway")
@@ -157,23 +162,52 @@ def test_a_writer_that_died_before_its_mirror_copies_is_recovered_by_a_reader(
     writing = Stepper(
         client, writes.upsert_plan(docs._core, client, [Record("late", "t", unit(1, 2, 3, 4))], None)
     )
-    writing.run_until("InsertVectors", "halfway.__sci_pages")  # journal page stored, then the writer dies
+    writing.run_until("InsertVectors", "halfway.__sci_book")  # page 2 numbered, then the writer dies
     patient = fresh(client, "halfway")
-    assert patient.count() == 1  # page 2 is pending: perhaps still being written
+    assert patient.count() == 1  # page 2 is pending: perhaps still being written, and not acknowledged
     patient._core.refresher.grace = 0.0  # ... and now it has been pending too long
-    assert sorted(r.id for r in patient.scan()) == ["late", "seed"]  # found in the journal itself
-    assert sorted(r.id for r in fresh(client, "halfway").scan()) == ["late", "seed"]  # its copies now exist
+    assert [r.id for r in patient.scan()] == ["seed"]
+    after = fresh(client, "halfway")  # the void mark answers at once, without a grace period
+    assert [r.id for r in after.scan()] == ["seed"] and after._core.view.voided == 1
 
 
-def test_a_page_that_no_search_finds_fails_the_read(client: ScintireteClient) -> None:
-    docs = fresh(client, "lost")
+def test_a_writer_slower_than_its_deadline_writes_its_page_again(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = fresh(client, "slow")
     docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
-    client.drop_collection(DB, "lost.__sci_pages")  # every copy unreachable ...
-    client.insert_vectors(DB, "lost.__sci_journal", [[0.0] * 8])  # ... and a journal page without contents
-    reader = fresh(client, "lost")
-    reader._core.refresher.grace = 0.0
-    with pytest.raises(IncompleteReadError, match="journal pages"):
-        reader.scan()
+    clock = iter([0.0, 100.0])  # the first attempt is stored 100 s after it was numbered
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return next(clock, 200.0)
+
+    monkeypatch.setattr(journal, "time", Clock)
+    assert docs.upsert([Record("late", "t", unit(1, 2, 3, 4))]) == ["late"]
+    monkeypatch.undo()
+    assert client.get_collection_info(DB, "slow.__sci_journal").vector_count == 3  # seed, late twice
+    reader = fresh(client, "slow")
+    assert sorted(r.id for r in reader.scan()) == ["late", "seed"]
+    assert reader._core.view.applied_upto == 3
+
+
+def test_a_writer_that_is_always_late_acknowledges_nothing(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = fresh(client, "tooslow")
+    docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
+    monkeypatch.setattr(journal, "WRITE_DEADLINE", -1.0)
+    with pytest.raises(UnavailableError, match="nothing was acknowledged"):
+        docs.upsert([Record("late", "t", unit(1, 2, 3, 4))])
+
+
+def test_a_journal_without_its_book_is_refused_as_an_older_format(client: ScintireteClient) -> None:
+    docs = fresh(client, "older")
+    docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
+    client.drop_collection(DB, "older.__sci_book")  # what a collection written by 0.2 looks like
+    with pytest.raises(OlderFormatError, match=r"0\.2 or older.*drop"):
+        fresh(client, "older").scan()
 
 
 def test_a_write_into_the_old_generation_during_a_compaction_is_kept_and_found(
@@ -240,7 +274,7 @@ def test_compaction_does_not_wait_for_a_moment_without_writes_in_flight(client: 
     writing = Stepper(
         client, writes.upsert_plan(docs._core, client, [Record("late", "t", unit(4, 3, 2, 1))], None)
     )
-    writing.run_until("InsertVectors", "steady.__sci_pages")  # its page is numbered, not yet readable
+    writing.run_until("InsertVectors", "steady.__sci_book")  # its page is numbered, not yet readable
     compacting = fresh(client, "steady")
     assert compacting.count() == 4 and compacting._core.view.pending  # the page is in flight
     docs.upsert([Record("r0", "newer", unit(9, 1, 1, 1))])  # and a later page is readable already
@@ -331,8 +365,8 @@ def test_a_view_another_thread_began_from_page_one_does_not_skip_to_a_checkpoint
     reader = fresh(client, "began")
     core = reader._core
     refresh = Stepper(client, core.refresher.refresh_plan(client, core.view, None))
-    refresh.run_until("Search", "began.__sci_checkpoints")  # this thread looks the checkpoint up ...
-    page_one = client._run(journal.probe_mirror_plan(client, core.names, [1], None))[1]
+    refresh.run_until("Search", "began.__sci_index")  # this thread looks the checkpoint up ...
+    page_one = client._run(journal.read_pages_plan(client, core.names, [1], None))[1]
     with core.lock:
         core.view.apply(1, page_one)  # ... while another, reading from page 1, has applied page 1
     refresh.finish()
@@ -386,12 +420,12 @@ def test_a_wrong_or_missing_checkpoint_index_only_costs_reading_more(client: Sci
     docs.delete(["r2"])
     expected = [("r0", "v19"), ("r1", "v19")]
     # An entry naming pages that are no checkpoint: the reader notices and reads every page.
-    client.create_collection(DB, "index.__sci_checkpoints", "l2")
-    client.insert_vectors(DB, "index.__sci_checkpoints", [[0.0] * 8], [{"_sci_p": "[1, 1, 15, 2]"}])
+    client.create_collection(DB, "index.__sci_index", "l2")
+    client.insert_vectors(DB, "index.__sci_index", [[0.0] * 8 + [1, 0, 1, 0, 15, 0, 2, 0]])
     assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
     assert docs.compact() is True
     assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
-    client.drop_collection(DB, "index.__sci_checkpoints")  # no index at all: from page 1
+    client.drop_collection(DB, "index.__sci_index")  # no index at all: from page 1
     assert sorted((r.id, r.text) for r in fresh(client, "index").scan()) == expected
 
 

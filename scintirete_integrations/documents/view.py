@@ -1,0 +1,159 @@
+"""The view: every applied journal page folded into the visible records, and the names behind them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..models import Metric
+from .records import Entry, Page, Record
+from .vectors import VectorTable
+
+JOURNAL_SUFFIX = ".__sci_journal"
+BOOK_SUFFIX = ".__sci_book"
+INDEX_SUFFIX = ".__sci_index"
+RESERVED_INFIX = ".__sci_"
+FORMAT_2_MIRROR_SUFFIX = ".__sci_pages"  # only format 2 (0.2) had it: its pages live in metadata
+
+
+def vector_digest(vector: np.ndarray) -> bytes:
+    """What recognises a data vector in a search hit: a digest of its float32 bytes.
+
+    Data vectors carry no metadata (a restart without a snapshot empties it), so a hit is
+    matched to the visible records whose vector has exactly these bytes.
+    """
+    return hashlib.blake2b(np.ascontiguousarray(vector, dtype="<f4").tobytes(), digest_size=16).digest()
+
+
+@dataclass
+class View:
+    """What a store knows of its collection: every applied page folded into the visible records.
+
+    Mutated only with the owning core's lock held; every field is derived from pages alone, so
+    two stores that applied the same pages hold equal views.
+    """
+
+    gen: str  # the data collection searches go to
+    dimension: int = 0
+    switch_seq: int = 0  # the marker that made ``gen`` current (0: the base collection)
+    switches: int = 0  # rebuilds applied
+    checkpoint_seq: int = 0  # the newest checkpoint marker applied
+    since_checkpoint: int = 0  # entries (upserts and deletes) applied since then
+    records: dict[str, Record] = field(default_factory=dict)
+    vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, bytes] = field(default_factory=dict)  # string id -> digest of its vector
+    by_digest: dict[bytes, set[str]] = field(default_factory=dict)
+    homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
+    strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
+    versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
+    data_vectors: dict[str, int] = field(default_factory=dict)  # data collection -> vectors written
+    applied_upto: int = 0  # every page up to here is applied (or void)
+    applied_above: set[int] = field(default_factory=set)
+    pending: dict[int, float] = field(default_factory=dict)  # page -> when first found missing
+    voided: int = 0  # page numbers skipped as void: writers that died before storing their page
+    match_cache: dict[str, list[str]] = field(default_factory=dict)  # filter -> matching ids, until a write
+
+    def missing(self, total: int) -> list[int]:
+        """Pages 1..``total`` not applied yet, oldest first."""
+        start = self.applied_upto + 1
+        return [seq for seq in range(start, total + 1) if seq not in self.applied_above]
+
+    def apply(self, seq: int, page: Page) -> None:
+        """Fold page ``seq`` in; pages may come in any order, and twice (the second time is a no-op)."""
+        if seq <= self.applied_upto or seq in self.applied_above:
+            return
+        self.applied_above.add(seq)
+        while self.applied_upto + 1 in self.applied_above:
+            self.applied_upto += 1
+            self.applied_above.discard(self.applied_upto)
+        self.pending.pop(seq, None)
+        self.match_cache.clear()
+        version = page.as_of or seq  # a checkpoint part restates records as they were at as_of
+        adopted = [e for e in page.upserts if self.versions.get(e.id, 0) <= version]  # else a newer write won
+        for entry in adopted:
+            self._forget(entry.id)
+            self.versions[entry.id] = version
+            self._adopt(entry)
+        if adopted:
+            self.vectors.put([e.id for e in adopted], np.stack([e.vector for e in adopted]))
+        for sid in page.deletes:
+            if self.versions.get(sid, 0) > version:
+                continue
+            self._forget(sid)
+            self.versions[sid] = version
+        if page.as_of == 0:
+            self.since_checkpoint += len(page.upserts) + len(page.deletes)
+        if page.checkpoint is not None and seq > self.checkpoint_seq:
+            self.checkpoint_seq, self.since_checkpoint = seq, 0
+        if page.switch_to is not None and seq > self.switch_seq:
+            self.switch_seq, self.gen = seq, page.switch_to
+            self.switches += 1
+            self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
+
+    def skip_upto(self, seq: int) -> None:
+        """Treat pages 1..``seq`` as applied: a checkpoint this (new) view starts from restates them."""
+        self.applied_upto = max(self.applied_upto, seq)
+        self.applied_above = {s for s in self.applied_above if s > self.applied_upto}
+        while self.applied_upto + 1 in self.applied_above:
+            self.applied_upto += 1
+            self.applied_above.discard(self.applied_upto)
+        self.pending = {s: t for s, t in self.pending.items() if s > self.applied_upto}
+
+    def records_for(self, digest: bytes) -> set[str]:
+        """The visible records whose vector has this digest (a search hit's elements)."""
+        return self.by_digest.get(digest, set())
+
+    def _adopt(self, entry: Entry) -> None:
+        sid = entry.id
+        self.records[sid] = entry.record()
+        self.fingerprints[sid] = entry.fingerprint
+        digest = vector_digest(entry.vector)
+        self.digests[sid] = digest
+        self.by_digest.setdefault(digest, set()).add(sid)
+        self.homes[sid] = entry.home
+        if entry.home != self.gen:
+            self.strays.add(sid)
+        self.data_vectors[entry.home] = self.data_vectors.get(entry.home, 0) + 1
+        self.dimension = self.dimension or int(entry.vector.shape[0])
+
+    def _forget(self, sid: str) -> None:
+        if sid not in self.records:
+            return
+        del self.records[sid], self.fingerprints[sid], self.homes[sid]
+        self.vectors.remove(sid)
+        digest = self.digests.pop(sid)
+        holders = self.by_digest[digest]
+        holders.discard(sid)
+        if not holders:
+            del self.by_digest[digest]
+        self.strays.discard(sid)
+
+
+@dataclass
+class Names:
+    """The collections behind one document collection."""
+
+    db: str
+    name: str
+
+    @property
+    def journal(self) -> str:
+        return self.name + JOURNAL_SUFFIX
+
+    @property
+    def book(self) -> str:
+        return self.name + BOOK_SUFFIX
+
+    @property
+    def index(self) -> str:
+        return self.name + INDEX_SUFFIX
+
+    @property
+    def format_2_mirror(self) -> str:
+        return self.name + FORMAT_2_MIRROR_SUFFIX
+
+    def is_generation(self, collection: str) -> bool:
+        return collection == self.name or collection.startswith(self.name + RESERVED_INFIX + "g")
