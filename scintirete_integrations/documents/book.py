@@ -15,26 +15,38 @@ from dataclasses import dataclass
 import numpy as np
 
 KEY_DIMENSION = 8
-KEY_SCALE = 1e14  # keys ~1e12 apart at a million pages; a chunk's payload is < 8e8 from its key
+KEY_SCALE = 1e14  # pages ~1e12 apart at a million pages; a chunk's payload is < 8e8 from its key
+CHUNK_STEP = (
+    4e9  # chunk c of a page sits c steps along the first axis from chunk 0: one search reads them all
+)
 HEADER = 4  # stored length, chunks, crc low 24 bits, crc high 8 bits
 PAYLOAD_ELEMENTS = 2048
 CHUNK_BYTES = 3 * PAYLOAD_ELEMENTS
 PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,240 bytes: flushes the server's log buffer
-VOID_CHUNK = 2**20  # chunk index of a void mark: this page number holds no page
+VOID_COPY = 255  # the copy number whose chunk 0 is a page number's void mark
 _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
 
+def _base(seq: int, copy: int) -> np.ndarray:
+    return np.random.default_rng([seq, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE
+
+
 def page_key(seq: int, chunk: int, copy: int) -> np.ndarray:
     """The fixed point where copy ``copy`` of chunk ``chunk`` of page ``seq`` is stored."""
-    rng = np.random.default_rng([seq, chunk, copy, _KEY_SEED])
-    return (rng.standard_normal(KEY_DIMENSION) * KEY_SCALE).astype(_F32)
+    key = _base(seq, copy)
+    key[0] += chunk * CHUNK_STEP
+    return key.astype(_F32)
 
 
-def probe_vector(seq: int, chunk: int, copy: int) -> np.ndarray:
-    """The query that finds that page vector: its key, zeros elsewhere."""
+def probe_vector(seq: int, copy: int) -> np.ndarray:
+    """The query that finds copy ``copy`` of page ``seq``: chunk 0's key, zeros elsewhere.
+
+    The page's other chunks are its next nearest vectors, one step apart each, so a search for
+    ``n`` results from here returns all ``n`` chunks.
+    """
     query = np.zeros(PAGE_DIMENSION, _F32)
-    query[:KEY_DIMENSION] = page_key(seq, chunk, copy)
+    query[:KEY_DIMENSION] = page_key(seq, 0, copy)
     return query
 
 
@@ -61,7 +73,7 @@ def page_vectors(seq: int, stored: bytes, copy: int = 0) -> np.ndarray:
 def void_vector(seq: int) -> np.ndarray:
     """The void mark of page ``seq``: its number was given out, and no page will ever hold it."""
     row = np.zeros((1, PAGE_DIMENSION), _F32)
-    row[0, :KEY_DIMENSION] = page_key(seq, VOID_CHUNK, 0)
+    row[0, :KEY_DIMENSION] = page_key(seq, 0, VOID_COPY)
     return row
 
 
@@ -75,12 +87,18 @@ class Chunk:
     payload: bytes
 
 
-def read_chunk(elements: np.ndarray, seq: int, chunk: int, copy: int) -> Chunk | None:
-    """The chunk these elements hold, or None when they are not that chunk of that page."""
-    if elements.shape[0] != PAGE_DIMENSION or not np.array_equal(
-        elements[:KEY_DIMENSION], page_key(seq, chunk, copy)
-    ):
+def chunk_number(elements: np.ndarray, seq: int, copy: int) -> int | None:
+    """Which chunk of copy ``copy`` of page ``seq`` these elements are, or None when none."""
+    if elements.shape[0] != PAGE_DIMENSION:
         return None
+    chunk = round((float(elements[0]) - float(page_key(seq, 0, copy)[0])) / CHUNK_STEP)
+    if not 0 <= chunk < 2**16 or not np.array_equal(elements[:KEY_DIMENSION], page_key(seq, chunk, copy)):
+        return None
+    return chunk
+
+
+def read_chunk(elements: np.ndarray) -> Chunk | None:
+    """The header and payload of a page vector (:func:`chunk_number` says whose it is)."""
     header = elements[KEY_DIMENSION : KEY_DIMENSION + HEADER]
     values = elements[KEY_DIMENSION + HEADER :]
     if not (np.all(header >= 0) and np.all(values >= 0) and np.all(values < 2**24)):
@@ -107,5 +125,5 @@ def assemble(chunks: list[Chunk]) -> bytes | None:
 def is_void(elements: np.ndarray, seq: int) -> bool:
     """Whether these elements are the void mark of page ``seq``."""
     return elements.shape[0] == PAGE_DIMENSION and np.array_equal(
-        elements[:KEY_DIMENSION], page_key(seq, VOID_CHUNK, 0)
+        elements[:KEY_DIMENSION], page_key(seq, 0, VOID_COPY)
     )

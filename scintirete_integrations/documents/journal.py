@@ -75,26 +75,49 @@ class _Late(Exception):
 
 def _lookups(
     client: _BaseClient, names: Names, wanted: list[tuple[int, int, int]], timeout: Timeout
-) -> Plan[dict[tuple[int, int, int], np.ndarray]]:
-    """The elements found at each (page, chunk, copy) key, :data:`PROBE_BATCH` searches at a time."""
-    found: dict[tuple[int, int, int], np.ndarray] = {}
+) -> Plan[list[list[np.ndarray]]]:
+    """For each (page, copy, how many), the elements of that many vectors nearest the page's key.
+
+    :data:`PROBE_BATCH` searches go out at a time, which bounds a first read's transient memory.
+    """
+    found: list[list[np.ndarray]] = []
     for start in range(0, len(wanted), PROBE_BATCH):
-        chunk = wanted[start : start + PROBE_BATCH]
+        batch = wanted[start : start + PROBE_BATCH]
         calls = [
             Call(
                 "Search",
-                client._search_request(names.db, names.book, book.probe_vector(*key), 1, _PROBE_EF, True),
+                client._search_request(
+                    names.db, names.book, book.probe_vector(seq, copy), n, max(n, _PROBE_EF), True
+                ),
                 timeout,
             )
-            for key in chunk
+            for seq, copy, n in batch
         ]
         answers = yield calls
-        for key, answer in zip(chunk, answers, strict=True):
+        for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
-            for item in answer.results:
-                found[key] = np.asarray(item.vector.elements, dtype=np.float32)
+            found.append([np.asarray(item.vector.elements, dtype=np.float32) for item in answer.results])
     return found
+
+
+def _chunks_of(
+    client: _BaseClient, names: Names, wanted: dict[int, int], timeout: Timeout
+) -> Plan[dict[int, dict[int, book.Chunk]]]:
+    """Chunks of pages ``wanted`` (page -> how many to ask for), any copy, by chunk number."""
+    got: dict[int, dict[int, book.Chunk]] = {seq: {} for seq in wanted}
+    for copy in range(MAX_COPIES):
+        todo = [(seq, copy, n) for seq, n in wanted.items() if len(got[seq]) < max(n, 1)]
+        if not todo:
+            break
+        results = yield from _lookups(client, names, todo, timeout)
+        for (seq, _, _), hits in zip(todo, results, strict=True):
+            for elements in hits:
+                number = book.chunk_number(elements, seq, copy)
+                chunk = None if number is None else book.read_chunk(elements)
+                if chunk is not None and number is not None:
+                    got[seq].setdefault(number, chunk)
+    return got
 
 
 def read_pages_plan(
@@ -102,39 +125,29 @@ def read_pages_plan(
 ) -> Plan[dict[int, Page | None]]:
     """Pages ``seqs`` read from the book: a Page, or None for a void mark; absent when not found.
 
-    Chunk 0 of each page is looked up first (it tells how many chunks the page has), later
-    copies only for the chunks still missing, so each chunk crosses the wire once.
+    One search per page finds chunk 0, which tells how many chunks the page has; a second
+    search per longer page returns all of them (they are its key's nearest vectors). Later
+    copies are asked for only where a chunk is still missing.
     """
-    chunks: dict[int, list[book.Chunk | None]] = {}
-    for copy in range(MAX_COPIES):
-        todo = [(seq, 0, copy) for seq in seqs if seq not in chunks]
-        found = yield from _lookups(client, names, todo, timeout)
-        for (seq, _, _), elements in found.items():
-            first = book.read_chunk(elements, seq, 0, copy)
-            if first is not None and first.chunks >= 1:
-                chunks[seq] = [first] + [None] * (first.chunks - 1)
-    for copy in range(MAX_COPIES):
-        todo = [
-            (seq, c, copy) for seq, parts in chunks.items() for c, part in enumerate(parts) if part is None
-        ]
-        if not todo:
-            break
-        found = yield from _lookups(client, names, todo, timeout)
-        for (seq, c, _), elements in found.items():
-            chunks[seq][c] = book.read_chunk(elements, seq, c, copy)
+    firsts = yield from _chunks_of(client, names, dict.fromkeys(seqs, 1), timeout)
+    sizes = {seq: chunks[0].chunks for seq, chunks in firsts.items() if 0 in chunks}
+    whole = yield from _chunks_of(client, names, {s: n for s, n in sizes.items() if n > 1}, timeout)
     pages: dict[int, Page | None] = {}
-    for seq, parts in chunks.items():
-        stored = None if any(p is None for p in parts) else book.assemble(parts)  # type: ignore[arg-type]
-        if stored is not None:
-            try:
-                pages[seq] = decode_page(stored)
-            except ValueError:
-                logger.warning("page %d of %r does not decode; it is looked for again", seq, names.name)
+    for seq, n in sizes.items():
+        chunks = firsts[seq] if n == 1 else whole[seq]
+        parts = [chunks.get(c) for c in range(n)]
+        stored = None if None in parts else book.assemble(parts)  # type: ignore[arg-type]
+        if stored is None:
+            continue
+        try:
+            pages[seq] = decode_page(stored)
+        except ValueError:
+            logger.warning("page %d of %r does not decode; it is looked for again", seq, names.name)
     absent = [seq for seq in seqs if seq not in pages]
     if absent:
-        marks = yield from _lookups(client, names, [(seq, book.VOID_CHUNK, 0) for seq in absent], timeout)
-        for (seq, _, _), elements in marks.items():
-            if book.is_void(elements, seq):
+        marks = yield from _lookups(client, names, [(seq, book.VOID_COPY, 1) for seq in absent], timeout)
+        for seq, hits in zip(absent, marks, strict=True):
+            if any(book.is_void(elements, seq) for elements in hits):
                 pages[seq] = None
     return pages
 
@@ -225,8 +238,9 @@ def _ensure_findable_plan(
     rows = book.page_vectors(seq, stored)
     missing = list(range(len(rows)))
     for copy in range(MAX_COPIES):
-        found = yield from _lookups(client, names, [(seq, c, copy) for c in missing], timeout)
-        missing = [c for c in missing if not _same(found.get((seq, c, copy)), rows[c], copy, seq, c)]
+        [hits] = yield from _lookups(client, names, [(seq, copy, len(rows))], timeout)
+        present = {book.chunk_number(elements, seq, copy): elements for elements in hits}
+        missing = [c for c in missing if not _same(present.get(c), rows[c], seq, c, copy)]
         if not missing or copy + 1 == MAX_COPIES:
             break
         logger.info("storing copy %d of %d chunks of page %d of %r", copy + 1, len(missing), seq, names.name)
@@ -234,7 +248,7 @@ def _ensure_findable_plan(
         yield from client._insert_vectors_plan(names.db, names.book, copies, None, timeout)
 
 
-def _same(elements: np.ndarray | None, row: np.ndarray, copy: int, seq: int, chunk: int) -> bool:
+def _same(elements: np.ndarray | None, row: np.ndarray, seq: int, chunk: int, copy: int) -> bool:
     if elements is None:
         return False
     expected = row.copy()
