@@ -9,6 +9,7 @@ holds exactly. Pure functions; the reads and writes that use them live in :mod:`
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -28,13 +29,14 @@ _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
 
-def _base(seq: int, copy: int) -> np.ndarray:
-    return np.random.default_rng([seq, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE
+@functools.lru_cache(maxsize=4096)
+def _base(seq: int, copy: int) -> tuple[float, ...]:
+    return tuple(np.random.default_rng([seq, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE)
 
 
 def page_key(seq: int, chunk: int, copy: int) -> np.ndarray:
     """The fixed point where copy ``copy`` of chunk ``chunk`` of page ``seq`` is stored."""
-    key = _base(seq, copy)
+    key = np.array(_base(seq, copy))
     key[0] += chunk * CHUNK_STEP
     return key.astype(_F32)
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._wire import hit_elements
 from ..client import Call, Plan, Timeout
 from ..errors import NotFoundError, ScintireteError, UnavailableError
 from ..models import Metric
@@ -97,7 +98,7 @@ def _lookups(
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
-            found.append([np.asarray(item.vector.elements, dtype=np.float32) for item in answer.results])
+            found.append([hit_elements(item) for item in answer.results])
     return found
 
 
@@ -173,7 +174,7 @@ def newest_checkpoint_plan(
     response = yield Call("Search", request, timeout)
     best: tuple[int, int, int, int] | None = None
     for item in response.results:
-        values = [int(v) for v in item.vector.elements[BOOK_DIMENSION:]]
+        values = [int(v) for v in hit_elements(item)[BOOK_DIMENSION:]]
         if len(values) != 8:
             continue
         first, last, upto, seq = (values[i] | (values[i + 1] << 24) for i in range(0, 8, 2))

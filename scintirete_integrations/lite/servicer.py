@@ -18,8 +18,8 @@ import grpc
 import numpy as np
 
 from .._convert import collection_info_to_pb, embedding_model_to_pb, hnsw_from_pb, metric_from_pb
+from .._wire import packed_floats, read_vectors
 from ..errors import AuthenticationError, InternalError, InvalidArgumentError, ScintireteError, code_for
-from ._wire import read_vectors
 from .embedding import EmbeddingProvider
 from .engine import Engine, SearchResult, check_name
 
@@ -270,5 +270,5 @@ def _search_response(result: SearchResult) -> pb.SearchResponse:
         vector.id = vector_id
         vector.metadata.MergeFromString(blob)
         if vectors is not None:
-            vector.elements.extend(vectors[index].tolist())
+            vector.MergeFromString(packed_floats(vectors[index]))
     return response

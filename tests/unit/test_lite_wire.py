@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scintirete_integrations._proto.scintirete.v1 import scintirete_pb2 as pb
-from scintirete_integrations.lite._wire import WireVectors, read_vectors
+from scintirete_integrations._wire import WireVectors, read_vectors
 
 floats32 = st.floats(width=32, allow_nan=False)
 

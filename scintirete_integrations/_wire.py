@@ -1,4 +1,4 @@
-"""Read the vectors of an InsertVectorsRequest straight from protobuf wire bytes.
+"""Vectors straight from and to protobuf wire bytes: requests in Lite, search hits in the layer.
 
 Python protobuf hands ``repeated float`` out as Python floats: turning 1,000 x 384 of them
 into an array costs about 25 ms. Re-serialising the message (done in C) and reading the
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WireVectors", "read_vectors"]
+__all__ = ["WireVectors", "hit_elements", "packed_floats", "read_vectors"]
 
 _VECTOR_ELEMENTS = 2
 _VECTOR_METADATA = 3
@@ -108,3 +108,20 @@ def read_vectors(serialized: bytes, field: int) -> WireVectors:
         metadata.append(blob)
     flat = np.frombuffer(b"".join(chunks), dtype="<f4").astype(np.float32, copy=False)
     return WireVectors(flat, lengths, metadata)
+
+
+def hit_elements(item: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """The elements of a ``SearchResultItem``'s vector as float32, without a Python float each."""
+    return read_vectors(item.SerializeToString(), 1).flat
+
+
+def packed_floats(elements: np.ndarray[Any, np.dtype[Any]]) -> bytes:
+    """A serialized ``Vector`` holding only ``elements``: merged into a message, done in C."""
+    data = np.ascontiguousarray(elements, dtype="<f4").tobytes()
+    length = len(data)
+    header = bytearray([_VECTOR_ELEMENTS << 3 | 2])
+    while length >= 0x80:
+        header.append(length & 0x7F | 0x80)
+        length >>= 7
+    header.append(length)
+    return bytes(header) + data
