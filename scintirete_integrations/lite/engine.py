@@ -43,18 +43,17 @@ from .distances import cosine_distance, inner_product_distance, l2_distance, ran
 from .index import DEFAULT_INDEX, INDEX_KINDS, IndexKind
 from .index.exact import key_aux, nearest
 from .index.hnsw import HnswGraph
-from .storage import (
+from .log_records import (
     CollectionCreated,
     CollectionDropped,
     CollectionState,
     DatabaseCreated,
     DatabaseDropped,
-    FsyncPolicy,
     Record,
-    Storage,
     VectorsDeleted,
     VectorsInserted,
 )
+from .storage import FsyncPolicy, Storage
 
 __all__ = [
     "DEFAULT_EF_CONSTRUCTION",
