@@ -8,11 +8,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from scintirete_integrations.lite import storage as storage_module
+from scintirete_integrations.lite.engine import Engine
 from scintirete_integrations.lite.log_records import (
     CollectionCreated,
     DatabaseCreated,
@@ -22,6 +24,7 @@ from scintirete_integrations.lite.log_records import (
 )
 from scintirete_integrations.lite.server_log import ServerPersistence
 from scintirete_integrations.lite.storage import CorruptLogError, Storage, StorageError
+from scintirete_integrations.models import Metric
 
 #: No background flush: what stays buffered depends on the writes alone.
 SERVER = ServerPersistence(log_flush_interval=None)
@@ -197,3 +200,113 @@ def test_a_failed_write_stops_the_log_as_gos_bufio_does(
         storage.append(small(3))
     storage.close()  # no flush after a failure: the log is not extended past the damage
     assert os.path.getsize(tmp_path / "log.000001.aof") == 0
+
+
+# -- the engine over server persistence -----------------------------------------------------------
+
+
+def open_engine(directory: Path, **options: Any) -> Engine:
+    return Engine.open(directory, persistence=ServerPersistence(**{"log_flush_interval": None, **options}))
+
+
+def rows(engine: Engine, name: str = "c") -> list[tuple[int, bytes, list[float]]]:
+    """Every live row of db/name: id, metadata bytes, elements."""
+    info = engine.collection_info("db", name)
+    hits = engine.search("db", name, np.zeros(info.dimension), 1000, ef_search=1000, include_vectors=True)
+    assert hits.vectors is not None
+    return sorted(zip(hits.ids, hits.metadata, hits.vectors.tolist(), strict=True))
+
+
+def setup(engine: Engine, name: str = "c") -> None:
+    engine.create_database("db")
+    engine.create_collection("db", name, Metric.L2)
+
+
+def test_a_restart_replays_the_log_with_empty_metadata(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    setup(engine)
+    assert engine.insert("db", "c", [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], [b"\x0a\x01a", b"b", b"c"]) == [
+        1,
+        2,
+        3,
+    ]
+    assert engine.delete("db", "c", [2]) == 1
+    before = rows(engine)
+    engine.close()
+    engine = open_engine(tmp_path)
+    assert rows(engine) == [(id_, b"", elements) for id_, _, elements in before]
+    info = engine.collection_info("db", "c")
+    assert (info.dimension, info.vector_count, info.deleted_count) == (2, 2, 1)
+    engine.close()
+
+
+@pytest.mark.parametrize("snapshot", ["save", "bg_save"])
+def test_a_snapshot_keeps_metadata_and_empties_the_log(tmp_path: Path, snapshot: str) -> None:
+    engine = open_engine(tmp_path)
+    setup(engine)
+    engine.insert("db", "c", [[1.0, 2.0]], [b"kept"])
+    getattr(engine, snapshot)()
+    engine.insert("db", "c", [[3.0, 4.0]], [b"lost"])
+    engine.close()  # waits for a background snapshot
+    assert sorted(path.name for path in tmp_path.glob("log.*")) == [
+        "log.000002.aof"
+    ]  # the snapshot truncated it
+    engine = open_engine(tmp_path)
+    assert rows(engine) == [(1, b"kept", [1.0, 2.0]), (2, b"", [3.0, 4.0])]
+    engine.close()
+
+
+def test_a_periodic_snapshot_follows_the_write_count_rule(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path, snapshot_interval=0.005, snapshot_min_writes=3)
+    setup(engine)  # two write commands: no snapshot is due yet
+    engine.insert("db", "c", [[1.0, 2.0]], [b"kept"])  # the third
+    snapshot = tmp_path / "snapshot.jsonl"
+    deadline = time.monotonic() + 30
+    while not snapshot.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    engine.crash()  # nothing buffered survives, but the snapshot does
+    engine = open_engine(tmp_path)
+    assert rows(engine) == [(1, b"kept", [1.0, 2.0])]
+    engine.close()
+
+
+def test_a_long_log_is_not_snapshotted_as_exact_persistence_would(tmp_path: Path) -> None:
+    engine = Engine(Storage(tmp_path, server=SERVER), auto_snapshot_bytes=1)
+    engine.create_database("db")
+    engine.close()
+    assert not (tmp_path / "snapshot.jsonl").exists()
+
+
+def test_a_crash_loses_a_small_write_that_a_large_one_did_not_flush(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    setup(engine, "small")
+    engine.insert("db", "small", [[1.0, 1.0]], [b"m"])
+    engine.crash()  # every command so far was small: all still buffered
+    engine = open_engine(tmp_path)
+    assert engine.list_databases() == []
+    setup(engine, "small")
+    engine.create_collection("db", "large", Metric.L2)
+    engine.insert("db", "small", [[1.0, 1.0]], [b"m"])
+    engine.insert("db", "large", np.ones((1, 2049), np.float32), [b"m"])  # > 8 KB: flushes all before it
+    engine.insert("db", "small", [[2.0, 2.0]], [b"m"])  # buffered again
+    engine.crash()
+    engine = open_engine(tmp_path)
+    assert rows(engine, "small") == [(1, b"", [1.0, 1.0])]
+    assert [row[:2] for row in rows(engine, "large")] == [(1, b"")]
+    engine.close()
+
+
+def test_ids_go_on_from_the_largest_id_held_after_a_restart(tmp_path: Path) -> None:
+    engine = open_engine(tmp_path)
+    setup(engine)
+    assert engine.insert("db", "c", [[1.0], [2.0], [3.0]]) == [1, 2, 3]
+    engine.delete("db", "c", [3])  # deleted, but still held: its id is not handed out again
+    engine.close()
+    engine = open_engine(tmp_path)
+    assert engine.insert("db", "c", [[4.0]]) == [4]
+    engine.crash()  # that insert was still buffered: the restarted server holds ids 1 to 3
+    engine = open_engine(tmp_path)
+    info = engine.collection_info("db", "c")
+    assert (info.vector_count, info.deleted_count) == (2, 1)
+    assert engine.insert("db", "c", [[5.0]]) == [4]  # so id 4 is handed out again, to another vector
+    engine.close()
