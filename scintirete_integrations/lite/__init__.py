@@ -9,6 +9,8 @@ exact search instead of HNSW, and metadata that survives restarts::
         print(server.address, server.password)
 
 From a shell: ``scintirete-lite --data-dir ./data`` or ``python -m scintirete_integrations.lite``.
+``persistence="server"`` (``--persistence server``) persists as the real server does instead,
+metadata losses included, to test code against them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from .embedding import CallableEmbeddings, EmbeddingError, EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
 from .engine import Engine, SaveInfo, SearchResult
 from .server import LiteServer, create_server
+from .server_log import ServerPersistence
 from .storage import CorruptLogError, StorageError
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "OpenAIEmbeddings",
     "SaveInfo",
     "SearchResult",
+    "ServerPersistence",
     "StorageError",
     "create_server",
 ]

@@ -4,7 +4,11 @@
     SCINTIRETE_PASSWORD=s3cret scintirete-lite --embedding-url https://api.openai.com/v1
 
 Without a password (flag or ``SCINTIRETE_PASSWORD``) one is generated and printed once.
-SIGINT or SIGTERM stops the server cleanly, with a final snapshot when ``--data-dir`` is set.
+SIGINT or SIGTERM stops the server cleanly, with a final snapshot when ``--data-dir`` is set,
+except with ``--persistence server``, which persists as an unmodified Scintirete server does
+(no snapshot at SIGTERM; SIGKILL loses the log's buffered bytes):
+
+    scintirete-lite --data-dir ./data --persistence server --log-flush-interval never
 """
 
 from __future__ import annotations
@@ -22,9 +26,25 @@ from ..errors import InternalError
 from .embedding import EmbeddingProvider, HashEmbeddings, OpenAIEmbeddings
 from .index import DEFAULT_INDEX, INDEX_KINDS
 from .server import DEFAULT_MAX_RECEIVE_MESSAGE_BYTES, LiteServer, new_password
+from .server_log import PERSISTENCE_MODES, Persistence, ServerPersistence
 from .storage import FSYNC_POLICIES
 
 __all__ = ["main", "parse_args"]
+
+_SERVER_OPTIONS = ("log_flush_interval", "snapshot_interval")
+
+
+def _seconds(text: str) -> float | None:
+    """A positive number of seconds, or "never" (None)."""
+    if text == "never":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds or 'never', got {text!r}")
+    return seconds
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -38,6 +58,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--password", help="required password (default: $SCINTIRETE_PASSWORD, else generated)"
     )
     parser.add_argument("--fsync", choices=FSYNC_POLICIES, default="everysec", help="log sync policy")
+    parser.add_argument(
+        "--persistence",
+        choices=PERSISTENCE_MODES,
+        default="exact",
+        help="exact: everything survives a restart; server: as an unmodified Scintirete server, the log "
+        "drops metadata and buffers its last bytes, and no snapshot is taken at exit (default: exact)",
+    )
+    parser.add_argument(
+        "--log-flush-interval",
+        type=_seconds,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="server persistence: flush the log's buffer this often, or 'never' (default: 300)",
+    )
+    parser.add_argument(
+        "--snapshot-interval",
+        type=_seconds,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="server persistence: seconds between periodic snapshot checks (each snapshots after 200 "
+        "writes or 30 minutes), or 'never' (default: never)",
+    )
     parser.add_argument("--embedding-url", help="OpenAI-compatible base URL, e.g. https://api.openai.com/v1")
     parser.add_argument("--embedding-model", default="text-embedding-3-small", help="default embedding model")
     parser.add_argument(
@@ -66,7 +108,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"refuse larger requests, as the real server does (default: {DEFAULT_MAX_RECEIVE_MESSAGE_BYTES})",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.persistence != "server" and _server_options(args):
+        parser.error("--log-flush-interval and --snapshot-interval need --persistence server")
+    return args
+
+
+def _server_options(args: argparse.Namespace) -> dict[str, float | None]:
+    """The server persistence options given (absent ones keep ServerPersistence's defaults)."""
+    return {name: value for name, value in vars(args).items() if name in _SERVER_OPTIONS}
+
+
+def _persistence(args: argparse.Namespace) -> Persistence:
+    if args.persistence != "server":
+        return "exact"
+    given, defaults = _server_options(args), ServerPersistence()
+    return ServerPersistence(
+        log_flush_interval=given.get("log_flush_interval", defaults.log_flush_interval),
+        snapshot_interval=given.get("snapshot_interval", defaults.snapshot_interval),
+    )
 
 
 def _embedding(args: argparse.Namespace) -> EmbeddingProvider | None:
@@ -105,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls_certificate=args.tls_cert,
         tls_private_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        persistence=_persistence(args),
     )
     stopping = threading.Event()
 

@@ -43,18 +43,18 @@ from .distances import cosine_distance, inner_product_distance, l2_distance, ran
 from .index import DEFAULT_INDEX, INDEX_KINDS, IndexKind
 from .index.exact import key_aux, nearest
 from .index.hnsw import HnswGraph
-from .storage import (
+from .log_records import (
     CollectionCreated,
     CollectionDropped,
     CollectionState,
     DatabaseCreated,
     DatabaseDropped,
-    FsyncPolicy,
     Record,
-    Storage,
     VectorsDeleted,
     VectorsInserted,
 )
+from .server_log import PeriodicSnapshots, Persistence, server_persistence
+from .storage import FsyncPolicy, Storage
 
 __all__ = [
     "DEFAULT_EF_CONSTRUCTION",
@@ -295,7 +295,9 @@ class Engine:
         engine.close()
 
     A log longer than ``auto_snapshot_bytes`` (default 256 MiB) triggers a background
-    snapshot, as upstream's periodic snapshot does.
+    snapshot. With server persistence (``Engine.open(..., persistence="server")``, see
+    ``server_log.py``) the log drops metadata and snapshots follow the real server's
+    periodic rule instead; :meth:`crash` then loses the log's buffered bytes.
 
     ``index`` picks how collections search: ``"exact"`` scans every row; ``"hnsw"`` builds
     the real server's graph (``index/hnsw.py``), with its unreachable data. Each graph draws
@@ -325,8 +327,12 @@ class Engine:
         self._bg_jobs = 0
         self._auto_snapshot_running = False
         self._bg_threads: list[threading.Thread] = []
+        self._periodic: PeriodicSnapshots | None = None
         if storage is not None:
             storage.replay(self._apply)
+            if storage.server is not None and storage.server.snapshot_interval is not None:
+                self._periodic = PeriodicSnapshots(storage.server, storage.since_snapshot, self.save)
+                self._periodic.start()
 
     @classmethod
     def open(
@@ -336,9 +342,10 @@ class Engine:
         fsync: FsyncPolicy = "everysec",
         index: IndexKind = DEFAULT_INDEX,
         index_seed: int = 0,
+        persistence: Persistence = "exact",
     ) -> Engine:
-        """An engine persisted in ``data_dir`` (created when missing)."""
-        storage = Storage(data_dir, fsync=fsync)
+        """An engine persisted in ``data_dir`` (created when missing), exactly or as the real server does."""
+        storage = Storage(data_dir, fsync=fsync, server=server_persistence(persistence))
         try:
             return cls(storage, index=index, index_seed=index_seed)
         except BaseException:
@@ -618,9 +625,11 @@ class Engine:
                     self._auto_snapshot_running = False
 
     def _maybe_snapshot(self) -> None:
-        """Compact a long log in the background, as upstream's periodic snapshot does. Lock held."""
+        """Compact a long log in the background (exact persistence only). Lock held."""
         storage = self._storage
-        if storage is None or self._auto_snapshot_running or storage.log_bytes < self._auto_snapshot_bytes:
+        if storage is None or storage.server is not None or self._auto_snapshot_running:
+            return  # the real server snapshots by its periodic rule only
+        if storage.log_bytes < self._auto_snapshot_bytes:
             return
         self._auto_snapshot_running = True  # one at a time, however many writes cross the limit
         self._start_background_save(_AUTO_SNAPSHOT)
@@ -645,12 +654,27 @@ class Engine:
 
     def close(self) -> None:
         """Wait for background snapshots, then sync and release the data directory."""
+        self._stop_snapshots()
+        if self._storage is not None:
+            self._storage.close()
+
+    def crash(self) -> None:
+        """Release the data directory as kill -9 would: no snapshot, the log's buffered bytes lost.
+
+        For crash tests in one process: a new engine can then open the directory and replay
+        what a killed server leaves. Snapshots already running finish first.
+        """
+        self._stop_snapshots()
+        if self._storage is not None:
+            self._storage.abandon()
+
+    def _stop_snapshots(self) -> None:
+        if self._periodic is not None:
+            self._periodic.stop()
         with self._lock:
             threads = list(self._bg_threads)
         for thread in threads:
             thread.join()
-        if self._storage is not None:
-            self._storage.close()
 
 
 def _snapshot_records(

@@ -12,6 +12,12 @@ Persistent, with server-side embeddings::
     server.start()
     ...
     server.stop()  # snapshots, so the next start replays one file
+
+Persistent as an unmodified Scintirete server persists, to test code against its restarts::
+
+    server = LiteServer("./data", persistence=ServerPersistence(log_flush_interval=None)).start()
+    ...
+    server.crash()  # as kill -9: what the log still buffered is lost
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import threadpoolctl
 from .embedding import EmbeddingProvider, as_provider
 from .engine import Engine
 from .index import DEFAULT_INDEX, IndexKind
+from .server_log import Persistence, server_persistence
 from .servicer import ScintireteServiceServicer
 from .storage import FsyncPolicy
 
@@ -162,6 +169,18 @@ class LiteServer:
 
     ``data_dir=None`` keeps everything in memory; with a directory every write is logged
     first (``fsync`` "always", "everysec" or "never") and a clean stop takes a snapshot.
+
+    ``persistence="server"`` (with a ``data_dir``) persists as an unmodified Scintirete
+    server (v0.2.1) does instead, so code can be tested against what the real server keeps
+    across a restart: the log keeps ids, vectors and deletes but writes every vector's
+    metadata as ``{}``, so vectors replayed from it come back with empty metadata; only a
+    snapshot (``Save``, ``BgSave``, a periodic one) keeps metadata, and it truncates the log;
+    :meth:`stop` takes no snapshot (nor does the server's SIGTERM); the log's last bytes sit in a
+    4,096-byte buffer, as in Go's ``bufio.Writer``, which :meth:`stop` flushes and
+    :meth:`crash` (kill -9) loses. Pass a ``ServerPersistence`` to set the background flush
+    (``log_flush_interval``, default 300 s as the shipped config; None: never) and periodic
+    snapshots (``snapshot_interval``, default None: none; ``snapshot_min_writes`` 200 and
+    ``snapshot_max_age`` 1,800 s, the server's rule). ``fsync`` applies to exact persistence only.
     ``port=0`` picks a free port; :attr:`address` tells which. ``password=None`` generates
     one (:attr:`password`); it never appears in ``repr``. Binding anything but loopback
     without TLS logs a warning. ``tls_client_ca`` makes clients present a certificate.
@@ -195,6 +214,7 @@ class LiteServer:
         tls_private_key: Pem | None = None,
         tls_client_ca: Pem | None = None,
         blas_threads: int | None = 1,
+        persistence: Persistence = "exact",
     ) -> None:
         if password == "":
             raise ValueError("password must not be empty: Scintirete has no anonymous mode")
@@ -203,6 +223,10 @@ class LiteServer:
         if tls_client_ca is not None and tls_certificate is None:
             raise ValueError("tls_client_ca needs tls_certificate and tls_private_key")
         self.data_dir = None if data_dir is None else Path(data_dir)
+        self.persistence = persistence
+        self._snapshot_at_stop = server_persistence(persistence) is None  # also rejects a bad value
+        if data_dir is None and not self._snapshot_at_stop:
+            raise ValueError("persistence='server' needs a data_dir: in memory nothing is persisted")
         self.host = host
         self.port = port
         self._password = password or new_password()
@@ -271,7 +295,11 @@ class LiteServer:
             engine = Engine(index=self.index, index_seed=self.index_seed)
         else:
             engine = Engine.open(
-                self.data_dir, fsync=self.fsync, index=self.index, index_seed=self.index_seed
+                self.data_dir,
+                fsync=self.fsync,
+                index=self.index,
+                index_seed=self.index_seed,
+                persistence=self.persistence,
             )
         executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="lite-rpc")
         try:
@@ -307,11 +335,41 @@ class LiteServer:
 
         With no call in flight it returns at once. A graceful stop tells connected clients so
         without an error; ``grace=None`` cancels every call at once, and grpc then logs a GOAWAY
-        line in each client process still connected.
+        line in each client process still connected. With ``persistence="server"`` there is no
+        snapshot, as on the real server: the log is flushed and closed.
         """
+        engine = self._halt(grace)
+        if engine is None:
+            return
+        try:
+            if engine.persistent and self._snapshot_at_stop:
+                engine.save()  # the next start then replays one snapshot instead of a long log
+        except Exception:
+            logger.exception("snapshot at shutdown failed; the log still holds every write")
+        finally:
+            engine.close()
+            self._engine = None
+
+    def crash(self) -> None:
+        """Stop at once as kill -9 stops a server, for crash tests in one process.
+
+        Calls in flight are cancelled (handlers already running finish first, so each write
+        is wholly in or out); no snapshot is taken and nothing is flushed: with
+        ``persistence="server"`` the log's buffered bytes are lost. The data directory is
+        released, so ``LiteServer(same_data_dir, persistence=...)`` can start on it at once.
+        """
+        engine = self._halt(None)
+        if engine is not None:
+            try:
+                engine.crash()
+            finally:
+                self._engine = None
+
+    def _halt(self, grace: float | None) -> Engine | None:
+        """Stop serving and wait for handlers; returns the engine to close (None if not running)."""
         server, engine = self._server, self._engine
         if server is None or engine is None:
-            return
+            return None
         self._server = None
         server.stop(grace).wait()
         if self._blas_limit is not None:
@@ -320,14 +378,7 @@ class LiteServer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)  # handlers still running finish before the snapshot
             self._executor = None
-        try:
-            if engine.persistent:
-                engine.save()  # the next start then replays one snapshot instead of a long log
-        except Exception:
-            logger.exception("snapshot at shutdown failed; the log still holds every write")
-        finally:
-            engine.close()
-            self._engine = None
+        return engine
 
     def __enter__(self) -> LiteServer:
         return self.start()

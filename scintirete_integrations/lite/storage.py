@@ -6,23 +6,9 @@ A data directory holds::
     snapshot.jsonl        the last complete snapshot; replaced atomically (tmp + fsync + rename)
     log.000007.jsonl      every acknowledged write since that snapshot, in order
 
-Both files use the same line format, one record per line::
-
-    <CRC32 of the JSON text, 8 hex digits> <JSON object>\\n
-
-The JSON objects (``"op"`` names the record):
-
-- ``create_database`` / ``drop_database``: ``name``
-- ``create_collection``: ``db``, ``name``, ``metric`` ("l2", "cosine", "inner_product"), ``m``, ``ef_construction``
-- ``drop_collection``: ``db``, ``name``
-- ``insert``: ``db``, ``collection``, ``ids`` (JSON list), ``dim``, ``vectors`` (base64 of the
-  little-endian float32 matrix, row-major: exact and compact), ``metadata`` (list of base64
-  strings, each the serialized ``google.protobuf.Struct`` exactly as received; ``""`` when empty).
-  Metadata stays opaque bytes here, as in the engine, so writes never decode it.
-- ``delete``: ``db``, ``collection``, ``ids`` (only the ids that were live)
-- ``collection_state`` (snapshots only): ``db``, ``collection``, ``dimension``, ``next_id``,
-  ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild.
-- ``snapshot`` (first line of a snapshot): ``version``, ``generation``; ``end`` (last line): ``records``.
+Both files hold the records of ``log_records.py``, one JSON line each. With server
+persistence (``server_log.py``) the logs are ``log.000007.aof`` instead, written the way the
+real server writes its log: metadata dropped, the last bytes in a 4,096-byte buffer.
 
 Each snapshot names the log generation that continues it. Taking a snapshot first starts a
 new log file, then writes the snapshot, then deletes the older logs; a crash at any point
@@ -40,40 +26,27 @@ second; ``"never"`` leaves it to the OS. Every policy survives a crash of the pr
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import re
 import sys
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-import numpy as np
+from typing import IO, Literal
 
 from ..errors import InternalError, ScintireteError
+from .log_records import Record, decode_line, encode_record, frame, int_field, record_from, unframe
+from .server_log import BufioWriter, ServerPersistence, command_chunks, read_commands
 
 __all__ = [
     "FSYNC_POLICIES",
-    "CollectionCreated",
-    "CollectionDropped",
-    "CollectionState",
     "CorruptLogError",
-    "DatabaseCreated",
-    "DatabaseDropped",
     "FsyncPolicy",
-    "Record",
     "Storage",
     "StorageError",
-    "VectorsDeleted",
-    "VectorsInserted",
-    "decode_line",
-    "encode_record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,7 +57,7 @@ FSYNC_POLICIES: tuple[str, ...] = ("always", "everysec", "never")
 SNAPSHOT_NAME = "snapshot.jsonl"
 LOCK_NAME = "LOCK"
 _SNAPSHOT_TMP = SNAPSHOT_NAME + ".tmp"
-_LOG_PATTERN = re.compile(r"^log\.(\d{6,})\.jsonl$")
+_LOG_PATTERN = re.compile(r"^log\.(\d{6,})\.(jsonl|aof)$")
 _FORMAT_VERSION = 1
 
 
@@ -94,266 +67,6 @@ class StorageError(InternalError):
 
 class CorruptLogError(StorageError):
     """A snapshot or log line is damaged where it cannot be a torn final write."""
-
-
-# -- records --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatabaseCreated:
-    op: ClassVar[str] = "create_database"
-    name: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DatabaseCreated:
-        return cls(_str(data, "name"))
-
-
-@dataclass(frozen=True)
-class DatabaseDropped:
-    op: ClassVar[str] = "drop_database"
-    name: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DatabaseDropped:
-        return cls(_str(data, "name"))
-
-
-@dataclass(frozen=True)
-class CollectionCreated:
-    op: ClassVar[str] = "create_collection"
-    db: str
-    name: str
-    metric: str
-    m: int
-    ef_construction: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "db": self.db,
-            "name": self.name,
-            "metric": self.metric,
-            "m": self.m,
-            "ef_construction": self.ef_construction,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CollectionCreated:
-        return cls(
-            _str(data, "db"),
-            _str(data, "name"),
-            _str(data, "metric"),
-            _int(data, "m"),
-            _int(data, "ef_construction"),
-        )
-
-
-@dataclass(frozen=True)
-class CollectionDropped:
-    op: ClassVar[str] = "drop_collection"
-    db: str
-    name: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"db": self.db, "name": self.name}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CollectionDropped:
-        return cls(_str(data, "db"), _str(data, "name"))
-
-
-@dataclass(frozen=True)
-class VectorsInserted:
-    """Rows with the ids the engine assigned; ``vectors`` is an (n, dim) float32 matrix."""
-
-    op: ClassVar[str] = "insert"
-    db: str
-    collection: str
-    ids: Sequence[int]
-    vectors: np.ndarray[Any, np.dtype[np.float32]]
-    metadata: Sequence[bytes]
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field but ``vectors``, which :meth:`vectors_base64` encodes (see ``_frame``)."""
-        return {
-            "db": self.db,
-            "collection": self.collection,
-            "ids": [int(i) for i in self.ids],
-            "dim": int(self.vectors.shape[1]),
-            "metadata": [base64.b64encode(blob).decode("ascii") for blob in self.metadata],
-        }
-
-    def vectors_base64(self) -> bytes:
-        return base64.b64encode(np.ascontiguousarray(self.vectors, dtype="<f4").data)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VectorsInserted:
-        ids = _int_list(data, "ids")
-        dim = _int(data, "dim")
-        raw = base64.b64decode(_str(data, "vectors"), validate=True)
-        if dim <= 0 or len(raw) != 4 * dim * len(ids):
-            raise ValueError(f"'vectors' holds {len(raw)} bytes, expected {len(ids)} rows of dimension {dim}")
-        vectors = np.frombuffer(raw, dtype="<f4").reshape(len(ids), dim).astype(np.float32, copy=False)
-        metadata = [base64.b64decode(text, validate=True) for text in _str_list(data, "metadata")]
-        if len(metadata) != len(ids):
-            raise ValueError(f"{len(metadata)} metadata entries for {len(ids)} ids")
-        return cls(_str(data, "db"), _str(data, "collection"), ids, vectors, metadata)
-
-
-@dataclass(frozen=True)
-class VectorsDeleted:
-    op: ClassVar[str] = "delete"
-    db: str
-    collection: str
-    ids: Sequence[int]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"db": self.db, "collection": self.collection, "ids": [int(i) for i in self.ids]}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> VectorsDeleted:
-        return cls(_str(data, "db"), _str(data, "collection"), _int_list(data, "ids"))
-
-
-@dataclass(frozen=True)
-class CollectionState:
-    """Snapshot-only: counters that replaying the live rows cannot rebuild."""
-
-    op: ClassVar[str] = "collection_state"
-    db: str
-    collection: str
-    dimension: int
-    next_id: int
-    deleted_count: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "db": self.db,
-            "collection": self.collection,
-            "dimension": self.dimension,
-            "next_id": self.next_id,
-            "deleted_count": self.deleted_count,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CollectionState:
-        return cls(
-            _str(data, "db"),
-            _str(data, "collection"),
-            _int(data, "dimension"),
-            _int(data, "next_id"),
-            _int(data, "deleted_count"),
-        )
-
-
-Record = (
-    DatabaseCreated
-    | DatabaseDropped
-    | CollectionCreated
-    | CollectionDropped
-    | VectorsInserted
-    | VectorsDeleted
-    | CollectionState
-)
-
-_RECORD_TYPES: dict[str, Any] = {
-    cls.op: cls
-    for cls in (
-        DatabaseCreated,
-        DatabaseDropped,
-        CollectionCreated,
-        CollectionDropped,
-        VectorsInserted,
-        VectorsDeleted,
-        CollectionState,
-    )
-}
-
-
-def _str(data: dict[str, Any], key: str) -> str:
-    value = data[key]
-    if not isinstance(value, str):
-        raise ValueError(f"'{key}' must be a string")
-    return value
-
-
-def _int(data: dict[str, Any], key: str) -> int:
-    value = data[key]
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"'{key}' must be an integer")
-    return value
-
-
-def _int_list(data: dict[str, Any], key: str) -> list[int]:
-    value = data[key]
-    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
-        raise ValueError(f"'{key}' must be a list of integers")
-    return value
-
-
-def _str_list(data: dict[str, Any], key: str) -> list[str]:
-    value = data[key]
-    if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
-        raise ValueError(f"'{key}' must be a list of strings")
-    return value
-
-
-def _frame(payload: dict[str, Any], vectors: bytes | None = None) -> bytes:
-    # ensure_ascii (the default) keeps every line pure ASCII with no raw newline inside.
-    text = json.dumps(payload, separators=(",", ":")).encode("ascii")
-    if vectors is not None:
-        # Base64 needs no JSON escaping: splice it in rather than have json scan megabytes.
-        text = b'%s,"vectors":"%s"}' % (text[:-1], vectors)
-    return b"%08x %s\n" % (zlib.crc32(text), text)
-
-
-def encode_record(record: Record) -> bytes:
-    """One log line for ``record``: CRC32, a space, the JSON object, a newline."""
-    payload = {"op": record.op, **record.to_json()}
-    if isinstance(record, VectorsInserted):
-        return _frame(payload, record.vectors_base64())
-    return _frame(payload)
-
-
-def _unframe(line: bytes) -> dict[str, Any]:
-    """The JSON object of one line; ValueError says what is wrong with it."""
-    if not line.endswith(b"\n"):
-        raise ValueError("incomplete record (no newline at the end)")
-    if len(line) < 11 or line[8:9] != b" ":
-        raise ValueError("malformed record (expected '<crc32> <json>')")
-    try:
-        expected = int(line[:8], 16)
-    except ValueError:
-        raise ValueError("malformed record (bad CRC field)") from None
-    text = line[9:-1]
-    if zlib.crc32(text) != expected:
-        raise ValueError("CRC mismatch")
-    data = json.loads(text)
-    if not isinstance(data, dict) or not isinstance(data.get("op"), str):
-        raise ValueError("record is not a JSON object with an 'op'")
-    return data
-
-
-def _record_from(data: dict[str, Any]) -> Record:
-    cls = _RECORD_TYPES.get(data["op"])
-    if cls is None:
-        raise ValueError(f"unknown record op {data['op']!r}")
-    try:
-        record: Record = cls.from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"malformed {data['op']} record: {exc}") from None
-    return record
-
-
-def decode_line(line: bytes) -> Record:
-    """Parse one line written by :func:`encode_record`; ValueError when it is damaged."""
-    return _record_from(_unframe(line))
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -386,7 +99,7 @@ def _lock_file(fd: int) -> bool:
     return True
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -405,15 +118,30 @@ class Storage:
         storage.write_snapshot(generation, records_of_the_state_at_rotation)
         storage.close()
 
+    ``server`` switches to server persistence (``server_log.py``): the log drops metadata and
+    keeps its last bytes in a buffer that :meth:`abandon` loses; ``fsync`` then plays no part,
+    the buffer is flushed and synced every ``server.log_flush_interval`` seconds instead.
+
     Raises :class:`StorageError` (an ``InternalError``) when the directory is unusable and
     :class:`CorruptLogError` when recovery must not guess.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, fsync: FsyncPolicy = "everysec") -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        fsync: FsyncPolicy = "everysec",
+        server: ServerPersistence | None = None,
+    ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}; got {fsync!r}")
         self.directory = Path(directory)
-        self.fsync: FsyncPolicy = fsync
+        self.fsync: FsyncPolicy = fsync if server is None else "never"
+        self.server = server
+        self._suffix = "jsonl" if server is None else "aof"
+        self._buffer: BufioWriter | None = None
+        self._writes = 0
+        self._snapshot_at = time.monotonic()
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._generation = 0
@@ -426,12 +154,17 @@ class Storage:
         self._lock_fd = self._claim_directory()
 
     def __repr__(self) -> str:
-        return f"Storage({str(self.directory)!r}, fsync={self.fsync!r})"
+        mode = f"fsync={self.fsync!r}" if self.server is None else f"server={self.server!r}"
+        return f"Storage({str(self.directory)!r}, {mode})"
 
     @property
     def log_bytes(self) -> int:
         """Size of the current log file: how much a snapshot would compact."""
         return self._log_bytes
+
+    def since_snapshot(self) -> tuple[int, float]:
+        """Write commands logged since the last snapshot (or the start), and seconds since then."""
+        return self._writes, time.monotonic() - self._snapshot_at
 
     def _claim_directory(self) -> int:
         try:
@@ -450,11 +183,25 @@ class Storage:
         return fd
 
     def _log_path(self, generation: int) -> Path:
-        return self.directory / f"log.{generation:06d}.jsonl"
+        return self.directory / f"log.{generation:06d}.{self._suffix}"
 
-    def _log_generations(self) -> list[int]:
+    def _log_generations(self, suffix: str | None = None) -> list[int]:
         found = (_LOG_PATTERN.match(path.name) for path in self.directory.iterdir())
-        return sorted(int(match.group(1)) for match in found if match)
+        wanted = suffix or self._suffix
+        return sorted(int(match.group(1)) for match in found if match and match.group(2) == wanted)
+
+    def _drop_logs_of_the_other_mode(self, first: int) -> None:
+        """Allow a switch of persistence after a snapshot; refuse one that would skip writes."""
+        other = "aof" if self.server is None else "jsonl"
+        for generation in self._log_generations(other):
+            path = self.directory / f"log.{generation:06d}.{other}"
+            if generation >= first and path.stat().st_size:
+                was, now = ("server", "exact") if self.server is None else ("exact", "server")
+                raise StorageError(
+                    f"{path} holds writes logged with persistence={was!r}; open {self.directory} with "
+                    f"persistence={was!r} and Save before switching to persistence={now!r}"
+                )
+            path.unlink()
 
     # -- recovery ---------------------------------------------------------------------------------
 
@@ -470,6 +217,7 @@ class Storage:
             (self.directory / _SNAPSHOT_TMP).unlink()  # left by a crash during a snapshot
         snapshot = self.directory / SNAPSHOT_NAME
         first = self._replay_snapshot(snapshot, apply) if snapshot.exists() else 1
+        self._drop_logs_of_the_other_mode(first)
         generations = self._log_generations()
         current = [g for g in generations if g >= first]
         if current != list(range(first, first + len(current))):
@@ -488,9 +236,13 @@ class Storage:
             if generation < first:  # already folded into the snapshot; a crash kept them
                 with suppress(OSError):
                     self._log_path(generation).unlink()
-        if self.fsync == "everysec":
-            self._syncer = threading.Thread(target=self._sync_every_second, name="lite-fsync", daemon=True)
+        interval = 1.0 if self.fsync == "everysec" else self.server and self.server.log_flush_interval
+        if interval:
+            self._syncer = threading.Thread(
+                target=self._sync_every, args=(interval,), name="lite-fsync", daemon=True
+            )
             self._syncer.start()
+        self._snapshot_at = time.monotonic()
 
     def _replay_snapshot(self, path: Path, apply: Callable[[Record], None]) -> int:
         """Apply a snapshot and return the log generation that continues it."""
@@ -500,19 +252,19 @@ class Storage:
         with open(path, "rb") as lines:
             for number, line in enumerate(lines, start=1):
                 try:
-                    data = _unframe(line)
+                    data = unframe(line)
                     if ended:
                         raise ValueError("data after the end marker")
                     if number == 1:
                         if data["op"] != "snapshot" or data.get("version") != _FORMAT_VERSION:
                             raise ValueError(f"not a version {_FORMAT_VERSION} snapshot header")
-                        generation = _int(data, "generation")
+                        generation = int_field(data, "generation")
                     elif data["op"] == "end":
-                        if _int(data, "records") != count:
+                        if int_field(data, "records") != count:
                             raise ValueError(f"end marker counts {data['records']} records, found {count}")
                         ended = True
                     else:
-                        apply(_record_from(data))
+                        apply(record_from(data))
                         count += 1
                 except (ValueError, ScintireteError) as exc:
                     raise CorruptLogError(f"{path} line {number}: {_reason(exc)}; refusing to start") from exc
@@ -522,28 +274,36 @@ class Storage:
 
     def _replay_log(self, path: Path, apply: Callable[[Record], None], *, final: bool) -> None:
         offset = 0
-        with open(path, "rb") as lines:
-            for number, line in enumerate(lines, start=1):
+        unit = "line" if self.server is None else "command"
+        with open(path, "rb") as file:
+            records = _read_lines(file) if self.server is None else read_commands(file)
+            number = 0
+            while True:
+                number += 1
                 try:
-                    record = decode_line(line)
-                except ValueError as exc:
-                    if not (final and not lines.read(1)):
+                    item = next(records, None)
+                except ValueError as exc:  # the reader consumed the damaged record
+                    if not (final and not file.read(1)):
                         raise CorruptLogError(
-                            f"{path} line {number}: {exc}; the log is damaged before its end, "
+                            f"{path} {unit} {number}: {exc}; the log is damaged before its end, "
                             "refusing to start (restore a backup or move the file away)"
                         ) from exc
                     logger.warning(
-                        "%s line %d: dropping a torn final record (%s); its write was never acknowledged",
+                        "%s %s %d: dropping a torn final record (%s); its write was never acknowledged",
                         path,
+                        unit,
                         number,
                         exc,
                     )
                     break
+                if item is None:
+                    break
+                record, size = item
                 try:
                     apply(record)
                 except ScintireteError as exc:
-                    raise CorruptLogError(f"{path} line {number}: cannot replay: {exc.details}") from exc
-                offset += len(line)
+                    raise CorruptLogError(f"{path} {unit} {number}: cannot replay: {exc.details}") from exc
+                offset += size
         if offset != path.stat().st_size:
             os.truncate(path, offset)  # later appends must not follow the torn bytes
 
@@ -556,23 +316,41 @@ class Storage:
         self._fd = fd
         self._generation = generation
         self._log_bytes = os.fstat(fd).st_size
+        self._buffer = self._new_buffer(fd)
+
+    def _new_buffer(self, fd: int) -> BufioWriter | None:
+        return None if self.server is None else BufioWriter(lambda data: _write_all(fd, data))
 
     # -- writing ----------------------------------------------------------------------------------
 
     def append(self, record: Record) -> None:
-        """Write one record to the log; when this returns, the write may be acknowledged."""
-        line = encode_record(record)
+        """Write one record to the log; when this returns, the write may be acknowledged.
+
+        With server persistence, "written" means what the real server means: handed to the
+        log's buffer, which may keep it until a later write or a flush.
+        """
+        chunks = (encode_record(record),) if self.server is None else command_chunks(record)
         with self._lock:
             fd = self._writable_fd()
             path = self._log_path(self._generation)
-            try:
-                _write_all(fd, line)
-                if self.fsync == "always":
-                    os.fsync(fd)
-            except OSError as exc:
-                self._undo_partial_write(fd, path)
-                raise StorageError(f"could not write to {path}: {_describe(exc)}") from exc
-            self._log_bytes += len(line)
+            if self._buffer is not None:
+                try:
+                    for chunk in chunks:  # two writes, as the server's: length prefix, then command
+                        self._buffer.write(chunk)
+                except OSError as exc:
+                    # The file may now end inside a command; like Go's bufio, take no more writes.
+                    self._failure = f"could not write to {path}: {_describe(exc)}"
+                    raise StorageError(self._failure) from exc
+            else:
+                try:
+                    _write_all(fd, chunks[0])
+                    if self.fsync == "always":
+                        os.fsync(fd)
+                except OSError as exc:
+                    self._undo_partial_write(fd, path)
+                    raise StorageError(f"could not write to {path}: {_describe(exc)}") from exc
+            self._log_bytes += sum(map(len, chunks))
+            self._writes += 1
             self._dirty = True
 
     def _writable_fd(self) -> int:
@@ -590,10 +368,23 @@ class Storage:
             self._failure = f"could not cut a partial record off {path}: {_describe(exc)}"
             logger.error("%s", self._failure)
 
+    def _flush_buffer(self) -> None:
+        """Hand the log's buffered bytes to the file (server persistence). Lock held."""
+        if self._buffer is None or not self._buffer.buffered or self._failure is not None:
+            return
+        try:
+            self._buffer.flush()
+        except OSError as exc:
+            self._failure = f"could not write to {self._log_path(self._generation)}: {_describe(exc)}"
+            raise StorageError(self._failure) from exc
+
     def sync(self) -> None:
-        """fsync the log now if anything was written since the last sync."""
+        """Flush the log's buffer, then fsync the log if anything was written since the last sync."""
         with self._lock:
-            if self._fd is None or not self._dirty:
+            if self._fd is None:
+                return
+            self._flush_buffer()
+            if not self._dirty:
                 return
             try:
                 os.fsync(self._fd)
@@ -603,8 +394,8 @@ class Storage:
                 raise StorageError(self._failure) from exc
             self._dirty = False
 
-    def _sync_every_second(self) -> None:
-        while not self._stop.wait(1.0):
+    def _sync_every(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
             try:
                 self.sync()
             except StorageError:
@@ -614,6 +405,7 @@ class Storage:
         """Start a new log file and return its generation; call with the engine's state frozen."""
         with self._lock:
             old_fd = self._writable_fd()
+            self._flush_buffer()  # the old log holds every write up to the snapshot
             generation = self._generation + 1
             path = self._log_path(generation)
             try:
@@ -630,6 +422,8 @@ class Storage:
                 raise StorageError(f"could not sync {self.directory}: {_describe(exc)}") from exc
             os.close(old_fd)
             self._fd, self._generation, self._log_bytes, self._dirty = fd, generation, 0, False
+            self._buffer = self._new_buffer(fd)
+            self._writes, self._snapshot_at = 0, time.monotonic()
             return generation
 
     def write_snapshot(self, generation: int, records: Iterable[Record]) -> int:
@@ -642,12 +436,12 @@ class Storage:
         tmp = self.directory / _SNAPSHOT_TMP
         try:
             with open(tmp, "wb") as out:
-                out.write(_frame({"op": "snapshot", "version": _FORMAT_VERSION, "generation": generation}))
+                out.write(frame({"op": "snapshot", "version": _FORMAT_VERSION, "generation": generation}))
                 count = 0
                 for record in records:
                     out.write(encode_record(record))
                     count += 1
-                out.write(_frame({"op": "end", "records": count}))
+                out.write(frame({"op": "end", "records": count}))
                 out.flush()
                 os.fsync(out.fileno())
                 size = out.tell()
@@ -664,7 +458,19 @@ class Storage:
         return size
 
     def close(self) -> None:
-        """Sync and close the log and release the directory. Safe to call twice."""
+        """Flush, sync and close the log and release the directory. Safe to call twice."""
+        self._release(flush=True)
+
+    def abandon(self) -> None:
+        """Release the directory as a killed process would: the log's buffered bytes are lost.
+
+        Nothing is flushed or synced; the files are what kill -9 leaves (for crash tests in one
+        process). With exact persistence nothing is buffered, so nothing is lost. Safe to call
+        twice, and after :meth:`close`.
+        """
+        self._release(flush=False)
+
+    def _release(self, *, flush: bool) -> None:
         self._stop.set()
         if self._syncer is not None:
             self._syncer.join()
@@ -675,14 +481,22 @@ class Storage:
             self._closed = True
             if self._fd is not None:
                 try:
-                    if self._failure is None:
+                    if flush and self._failure is None:
+                        self._flush_buffer()
                         os.fsync(self._fd)
-                except OSError:
-                    logger.exception("final fsync of the log failed")
+                except (OSError, StorageError):
+                    logger.exception("final flush and fsync of the log failed")
                 finally:
                     os.close(self._fd)
                     self._fd = None
+                    self._buffer = None
             os.close(self._lock_fd)
+
+
+def _read_lines(file: IO[bytes]) -> Iterator[tuple[Record, int]]:
+    """Each record of a JSON-lines log with its size; ValueError (after reading it) when damaged."""
+    for line in file:
+        yield decode_line(line), len(line)
 
 
 def _reason(exc: BaseException) -> str:

@@ -16,21 +16,19 @@ import pytest
 from scintirete_integrations.errors import InternalError, InvalidArgumentError
 from scintirete_integrations.lite import storage as storage_module
 from scintirete_integrations.lite.engine import Engine
-from scintirete_integrations.lite.storage import (
+from scintirete_integrations.lite.log_records import (
     CollectionCreated,
     CollectionDropped,
     CollectionState,
-    CorruptLogError,
     DatabaseCreated,
     DatabaseDropped,
     Record,
-    Storage,
-    StorageError,
     VectorsDeleted,
     VectorsInserted,
     decode_line,
     encode_record,
 )
+from scintirete_integrations.lite.storage import CorruptLogError, Storage, StorageError
 from scintirete_integrations.models import HnswConfig, Metric
 
 RECORDS: list[Record] = [
