@@ -1,0 +1,517 @@
+"""Keyword retrieval: an exact Okapi BM25 index over the records' texts, updated record by record.
+
+Scintirete v1 has no text index, but a store holds every visible record's text, so the
+index lives beside the view and follows it: :meth:`KeywordIndex.put` (insert or replace by
+id), :meth:`KeywordIndex.remove`, :meth:`KeywordIndex.search`. Search is exact: every record
+containing a query term is scored, and the collection statistics (number of records, average
+length, document frequencies) are those of the records held now, whatever sequence of puts
+and removes led there. The caller serialises calls (the view's lock).
+
+Scoring (Okapi BM25), summed over the *distinct* terms ``t`` of the query::
+
+    idf(t)      = ln(1 + (N - n(t) + 0.5) / (n(t) + 0.5))
+    score(d, q) = sum over t of idf(t) * tf(t, d) * (k1 + 1) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl))
+
+``N`` records, ``n(t)`` of them containing ``t``, ``|d|`` the record's length in words,
+``avgdl`` the mean length; ``k1 = 1.2`` and ``b = 0.75`` unless configured. This idf is
+always positive, so every matching record scores above 0, and more is better. A term written
+twice in the query counts once. Scores depend on the whole collection: they rank records for
+one query and are not comparable across queries or collections.
+
+Tokenisation (:func:`tokenize`), the same for records and queries:
+
+- The text is NFKC-normalised (full-width letters, ligatures and compatibility forms become
+  their plain equivalents) and every term is case-folded (``Straße`` -> ``strasse``).
+- A *word* is a run of Unicode letters, digits, combining marks and ``_``, which may also
+  contain single ``-``, ``.``, ``/``, ``:``, ``@`` or apostrophes (``'``, U+2019) between two
+  such characters: ``ERR_4031``, ``v2.1.3``, ``state-of-the-art``, ``user@example.com`` and
+  ``10:30`` are one word each; ``C++`` is ``c``; ``1,000`` is two words. Everything else
+  separates words. Each word counts 1 towards the record's length.
+- A word is indexed as itself, plus, at the same position (not counted in the length):
+  its *parts* split at ``_`` and the joiners above (``ERR_4031`` -> ``err``, ``4031``), then
+  at camelCase boundaries (``parseHTTPResponse`` -> ``parse``, ``http``, ``response``; a
+  split happens before an upper-case letter that follows a lower-case letter or digit, or
+  that starts a capitalised run: letters and digits are never split apart, so ``utf8`` and
+  ``v2`` stay whole), plus the accent-free form of any of these when removing its combining
+  accents leaves plain ASCII (``café`` -> ``cafe``; ``łódź`` has no such form). So the query
+  ``ERR_4031`` matches records writing ``ERR_4031``, ``err 4031`` or ``Err-4031``, and ranks
+  records with the whole identifier first (they match three query terms: the word and both
+  parts). A term counts once per word, however many of its parts produce it.
+- Chinese, Japanese and Korean script, and the other scripts written without spaces between
+  words (Thai, Lao, Khmer, Myanmar), are indexed by character: each character is one
+  position (counted in the length) indexed as itself and as the bigram it starts
+  (``東京都`` -> ``東``, ``東京``, ``京``, ``京都``, ``都``). A query's bigrams make
+  records containing the exact phrase rank first, its single characters still match
+  one-character words. This needs no dictionary, at the price of some false matches.
+- No stemming and no stop words: the index is for the exact names, codes and rare words
+  that dense retrieval misses; inflections are the dense side's job, and idf makes frequent
+  words weigh almost nothing.
+
+Storage: each distinct term gets an integer id; postings (record slot, term frequency) are
+kept in a few sorted numpy segments, merged as they grow, like a small log-structured
+merge tree. A removed or replaced record only loses its slot: document frequencies are
+counted from live postings at query time, and dead postings are dropped when segments merge,
+or all at once when dead slots outnumber live ones. About 6 bytes per (record, distinct term)
+pair; see ``docs/keyword-retrieval.md`` for measurements.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .records import check_k
+
+__all__ = ["DEFAULT_B", "DEFAULT_K1", "KeywordIndex", "analyze", "tokenize"]
+
+DEFAULT_K1 = 1.2
+DEFAULT_B = 0.75
+
+# Scripts indexed by character: CJK (Han, kana, Hangul, their symbols) and the Southeast
+# Asian scripts that do not separate words with spaces.
+_CHARACTER_SCRIPTS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u1780-\u17ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals
+    "\u3005-\u3007\u3021-\u3029\u3038-\u303c"  # ideographic iteration marks and numerals
+    "\u3040-\u30ff\u31f0-\u31ff"  # Hiragana, Katakana
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u3400-\u4dbf\u4e00-\u9fff"  # CJK ideographs
+    "\ua960-\ua97f\uac00-\ud7ff"  # Hangul
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003ffff"  # CJK ideographs, supplementary planes
+)
+_JOINERS = "-./:@'\u2019"
+_PART_SEPARATORS = re.compile(f"[{re.escape(_JOINERS)}_]+")
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """Candidate words are found by a fast pattern where character-script letters count as letters;
+    the few candidates holding such letters are then split by the exact (slower) one."""
+
+    words: re.Pattern[str]  # candidates, in text without combining marks
+    words_with_marks: re.Pattern[str]  # candidates, in any text
+    marks: re.Pattern[str]
+    runs: re.Pattern[str]  # character-script runs
+    split: re.Pattern[str]  # a candidate's words and character-script runs (group 1), in order
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    """Built on first use: listing the combining marks scans the Unicode tables (20 ms)."""
+    codes = [
+        code
+        for code in (*range(0x300, 0x20000), *range(0xE0100, 0xE01F0))
+        if unicodedata.category(chr(code)) in ("Mn", "Mc", "Me")
+    ]
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    marks = "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}" for first, last in ranges)
+    joiner = f"[{re.escape(_JOINERS)}]"
+    char = f"[\\w{marks}]"
+    exact_char = f"(?:[^\\W{_CHARACTER_SCRIPTS}]|[{marks}])"
+    run = f"[{_CHARACTER_SCRIPTS}]+"
+    return _Patterns(
+        words=re.compile(f"\\w+(?:{joiner}\\w+)*"),
+        words_with_marks=re.compile(f"{char}+(?:{joiner}{char}+)*"),
+        marks=re.compile(f"[{marks}]"),
+        runs=re.compile(run),
+        split=re.compile(f"({run})|{exact_char}+(?:{joiner}{exact_char}+)*"),
+    )
+
+
+def _candidates(text: str) -> list[str]:
+    """The matches of the fast word pattern in normalised ``text``."""
+    patterns = _patterns()
+    if text.isascii() or not patterns.marks.search(text):
+        return patterns.words.findall(text)
+    return patterns.words_with_marks.findall(text)
+
+
+def _is_plain(word: str) -> bool:
+    """An ASCII word with no parts and no accents: lower-case, capitalised, upper-case or digits."""
+    return word.isascii() and word.isalnum() and (word[1:].islower() or word.isupper() or word.isdigit())
+
+
+def _fold(term: str) -> str:
+    if term.isascii():
+        return term.lower()
+    return unicodedata.normalize("NFKC", term.casefold())
+
+
+def _starts_word(segment: str, i: int) -> bool:
+    """Whether the upper-case ``segment[i]``, after another, starts a capitalised word (``HTTPResponse``).
+
+    A plural ``s`` does not count: ``URLs`` and ``IDs`` stay whole.
+    """
+    after = segment[i + 1 : i + 3]
+    return after[:1].islower() and not (after[0] == "s" and not after[1:].islower())
+
+
+def _camel_parts(segment: str) -> list[str]:
+    """``parseHTTPResponse`` -> ``parse``, ``HTTP``, ``Response``; one part when there is no boundary."""
+    if segment[1:] == segment[1:].lower():  # no upper-case letter after the first: the common case
+        return [segment]
+    parts, start = [], 0
+    for i in range(1, len(segment)):
+        char, before = segment[i], segment[i - 1]
+        if char.isupper() and (
+            before.islower() or before.isdigit() or (before.isupper() and _starts_word(segment, i))
+        ):
+            parts.append(segment[start:i])
+            start = i
+    parts.append(segment[start:])
+    return parts
+
+
+def _ascii_form(term: str) -> str | None:
+    """``café`` -> ``cafe``: the term without combining marks, when that is plain ASCII."""
+    if term.isascii():
+        return None
+    stripped = "".join(c for c in unicodedata.normalize("NFD", term) if not unicodedata.combining(c))
+    return stripped if stripped.isascii() and stripped != term else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """The distinct terms one word is indexed as: the word itself first, then parts and ASCII forms."""
+    whole = _fold(word)
+    if _is_plain(word):
+        return (whole,)
+    pieces: list[str] = []
+    segments = [s for s in _PART_SEPARATORS.split(word) if s]
+    if len(segments) > 1 or (segments and segments[0] != word):
+        pieces.extend(segments)
+    for segment in segments:
+        parts = _camel_parts(segment)
+        if len(parts) > 1:
+            pieces.extend(parts)
+    terms = dict.fromkeys([whole, *map(_fold, pieces)])
+    for term in list(terms):
+        ascii_term = _ascii_form(term)
+        if ascii_term is not None:
+            terms.setdefault(ascii_term)
+    return tuple(terms)
+
+
+def _run_terms(run: str) -> Iterator[tuple[str, ...]]:
+    """Per character of a character-script run: the character, and the bigram it starts."""
+    for i, char in enumerate(run):
+        yield (char, run[i : i + 2]) if i + 1 < len(run) else (char,)
+
+
+def _normalise(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def _candidate_positions(candidate: str) -> list[tuple[str, ...]]:
+    """The terms of each position of one match of the ``scan`` pattern, in order."""
+    patterns = _patterns()
+    if candidate.isascii() or not patterns.runs.search(candidate):
+        return [_word_terms(candidate)]
+    positions: list[tuple[str, ...]] = []
+    for match in patterns.split.finditer(candidate):
+        run = match.group(1)
+        positions.extend(_run_terms(run) if run else [_word_terms(match.group())])
+    return positions
+
+
+def tokenize(text: str) -> list[str]:
+    """The terms of ``text`` in order, each word's own term before its parts (see the module docstring).
+
+    >>> tokenize("Fix ERR_4031 in parseJSON, v2.1.3 (café)")
+    ['fix', 'err_4031', 'err', '4031', 'in', 'parsejson', 'parse', 'json', 'v2.1.3', 'v2', '1', '3', 'café', 'cafe']
+    >>> tokenize("東京都")
+    ['東', '東京', '京', '京都', '都']
+    """
+    return [
+        term
+        for candidate in _candidates(_normalise(text))
+        for position in _candidate_positions(candidate)
+        for term in position
+    ]
+
+
+def analyze(text: str) -> tuple[dict[str, int], int]:
+    """``(term frequencies, length)`` of a record's text: ``Counter(tokenize(text))`` and its positions.
+
+    >>> analyze("ERR_4031 then err")
+    ({'err_4031': 1, 'then': 1, 'err': 2, '4031': 1}, 3)
+    """
+    if text.isascii():  # the common case, mostly at C speed
+        words = _candidates(text)
+        counts = Counter(map(str.lower, words))
+        for word, times in Counter(words).items():
+            if not _is_plain(word):
+                for term in _word_terms(word)[1:]:
+                    counts[term] += times
+        return dict(counts), len(words)
+    frequencies: dict[str, int] = {}
+    length = 0
+    for candidate, times in Counter(_candidates(_normalise(text))).items():
+        positions = _candidate_positions(candidate)
+        length += times * len(positions)
+        for position in positions:
+            for term in position:
+                frequencies[term] = frequencies.get(term, 0) + times
+    return frequencies, length
+
+
+_Ints = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Postings sorted by term: ``slots[starts[i]:starts[i + 1]]`` hold term ``terms[i]``."""
+
+    terms: np.ndarray  # distinct term ids, ascending (int32)
+    starts: np.ndarray  # int64, len(terms) + 1
+    slots: np.ndarray  # int32 record slots
+    tfs: np.ndarray  # term frequencies (uint16, or uint32 when one exceeds 65,535)
+
+    @classmethod
+    def build(cls, terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> _Segment:
+        order = np.argsort(terms, kind="stable")
+        terms = terms[order]
+        firsts = np.flatnonzero(np.diff(terms)) + 1 if len(terms) else np.zeros(0, np.int64)
+        heads = np.concatenate([[0], firsts]).astype(np.int64) if len(terms) else firsts
+        tf_type = np.uint16 if not len(tfs) or int(tfs.max()) <= 0xFFFF else np.uint32
+        return cls(
+            terms=terms[heads].astype(np.int32),
+            starts=np.concatenate([heads, [len(terms)]]).astype(np.int64),
+            slots=slots[order].astype(np.int32),
+            tfs=tfs[order].astype(tf_type),
+        )
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
+        i = int(np.searchsorted(self.terms, term))
+        if i == len(self.terms) or self.terms[i] != term:
+            return None
+        start, stop = self.starts[i], self.starts[i + 1]
+        return self.slots[start:stop], self.tfs[start:stop]
+
+    def expanded_terms(self) -> np.ndarray:
+        """The term id of every posting."""
+        return np.repeat(self.terms, np.diff(self.starts))
+
+
+def _merge(segments: Sequence[_Segment], slot_map: np.ndarray, term_map: np.ndarray | None) -> _Segment:
+    """One segment of the postings whose slot maps to a slot >= 0 (dead slots map to -1)."""
+    terms = np.concatenate([s.expanded_terms() for s in segments])
+    slots = slot_map[np.concatenate([s.slots for s in segments])]
+    tfs = np.concatenate([s.tfs for s in segments])
+    keep = slots >= 0
+    terms = terms[keep] if term_map is None else term_map[terms[keep]]
+    return _Segment.build(terms, slots[keep], tfs[keep])
+
+
+class KeywordIndex:
+    """Exact BM25 search over texts by string id; see the module docstring for the rules.
+
+    >>> index = KeywordIndex()
+    >>> index.put(["a", "b", "c"], ["disk full: ERR_4031", "the disk is fine", "network down"])
+    >>> [sid for sid, _ in index.search("err_4031 disk", k=3)]
+    ['a', 'b']
+    >>> index.remove(["a"])
+    >>> [sid for sid, _ in index.search("disk", k=3, allowed={"a", "c"})]
+    []
+    """
+
+    _MIN_DEAD = 1024  # dead slots tolerated before renumbering, however small the index
+
+    def __init__(self, *, k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> None:
+        if not (math.isfinite(k1) and k1 >= 0):
+            raise InvalidArgumentError(f"k1 must be a finite number >= 0, got {k1!r}")
+        if not 0 <= b <= 1:
+            raise InvalidArgumentError(f"b must be between 0 and 1, got {b!r}")
+        self.k1 = float(k1)
+        self.b = float(b)
+        self._vocabulary: dict[str, int] = {}  # term -> id
+        self._term_list: list[str] = []  # id -> term
+        self._segments: list[_Segment] = []
+        self._slot_of: dict[str, int] = {}  # live record id -> slot
+        self._ids: list[str | None] = []  # slot -> id, None once dead
+        self._lengths: _Ints = np.zeros(0, np.int64)
+        self._live = np.zeros(0, bool)
+        self._total_length = 0  # of live records; an int, so removing keeps it exact
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._slot_of
+
+    # -- changes
+
+    def put(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        """Index ``texts[i]`` as record ``ids[i]``, replacing what was indexed under that id."""
+        if isinstance(ids, str) or isinstance(texts, str):
+            raise InvalidArgumentError("ids and texts must be sequences of strings, not one string")
+        if len(ids) != len(texts):
+            raise InvalidArgumentError(f"got {len(ids)} ids but {len(texts)} texts")
+        term_ids: list[int] = []
+        frequencies: list[int] = []
+        slots: list[int] = []
+        self._reserve(len(self._ids) + len(ids))
+        for sid, text in zip(ids, texts, strict=True):
+            if not isinstance(text, str):
+                raise InvalidArgumentError(f"the text of {sid!r} must be a string, got {type(text).__name__}")
+            self._drop(sid)
+            counts, length = analyze(text)
+            slot = len(self._ids)
+            self._ids.append(sid)
+            self._slot_of[sid] = slot
+            self._lengths[slot] = length
+            self._live[slot] = True
+            self._total_length += length
+            term_ids.extend(map(self._term_id, counts))
+            frequencies.extend(counts.values())
+            slots.extend([slot] * len(counts))
+        if term_ids:
+            self._add(
+                _Segment.build(
+                    np.array(term_ids, np.int32), np.array(slots, np.int32), np.array(frequencies, np.int64)
+                )
+            )
+        self._maybe_renumber()
+
+    def remove(self, ids: Iterable[str]) -> None:
+        """Forget these records; ids that are not indexed are ignored."""
+        for sid in ids:
+            self._drop(sid)
+        self._maybe_renumber()
+
+    def _term_id(self, term: str) -> int:
+        term_id = self._vocabulary.get(term)
+        if term_id is None:
+            term_id = self._vocabulary[term] = len(self._term_list)
+            self._term_list.append(term)
+        return term_id
+
+    def _drop(self, sid: str) -> None:
+        slot = self._slot_of.pop(sid, None)
+        if slot is not None:
+            self._live[slot] = False
+            self._ids[slot] = None
+            self._total_length -= int(self._lengths[slot])
+
+    def _reserve(self, size: int) -> None:
+        if size > len(self._lengths):
+            capacity = max(64, size, 2 * len(self._lengths))
+            self._lengths = np.concatenate([self._lengths, np.zeros(capacity - len(self._lengths), np.int64)])
+            self._live = np.concatenate([self._live, np.zeros(capacity - len(self._live), bool)])
+
+    def _add(self, segment: _Segment) -> None:
+        """Append a segment, then merge the newest two while the older is at most twice the newer."""
+        self._segments.append(segment)
+        while len(self._segments) > 1 and len(self._segments[-2]) <= 2 * len(self._segments[-1]):
+            newer = self._segments.pop()
+            older = self._segments.pop()
+            keep_live = np.where(self._live[: len(self._ids)], np.arange(len(self._ids)), -1)
+            self._segments.append(_merge([older, newer], keep_live, None))
+
+    def _maybe_renumber(self) -> None:
+        """Once dead slots outnumber live ones: renumber slots, drop dead postings and unused terms."""
+        dead = len(self._ids) - len(self._slot_of)
+        if dead <= max(self._MIN_DEAD, len(self._slot_of)):
+            return
+        live = self._live[: len(self._ids)]
+        kept = np.flatnonzero(live)
+        slot_map = np.full(len(self._ids), -1, np.int64)
+        slot_map[kept] = np.arange(len(kept))
+        segment = _merge(self._segments, slot_map, None) if self._segments else None
+        term_map = None
+        if segment is not None and len(segment.terms) < len(self._term_list) // 2:
+            term_map = np.full(len(self._term_list), -1, np.int64)
+            term_map[segment.terms] = np.arange(len(segment.terms))
+            self._term_list = [self._term_list[t] for t in segment.terms.tolist()]
+            self._vocabulary = {term: i for i, term in enumerate(self._term_list)}
+            segment = _Segment(
+                term_map[segment.terms].astype(np.int32), segment.starts, segment.slots, segment.tfs
+            )
+        self._segments = [segment] if segment is not None and len(segment) else []
+        self._ids = [self._ids[slot] for slot in kept.tolist()]
+        self._slot_of = {sid: slot for slot, sid in enumerate(self._ids) if sid is not None}
+        self._lengths = self._lengths[kept]
+        self._live = np.ones(len(kept), bool)
+
+    # -- search
+
+    def search(self, query: str, k: int, allowed: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best records for ``query`` as ``(id, score)``, highest first; ties by id.
+
+        Only records matching at least one query term are returned (so possibly fewer than
+        ``k``). ``allowed`` restricts the result to those ids (e.g. the records passing a
+        metadata filter); it does not change the statistics, so a record scores the same with
+        or without it.
+        """
+        check_k(k)
+        terms = [t for t in map(self._vocabulary.get, dict.fromkeys(tokenize(query))) if t is not None]
+        if not terms or not self._slot_of:
+            return []
+        slots, scores = self._score(terms)
+        if allowed is not None:
+            among = np.fromiter(
+                (slot for sid in allowed if (slot := self._slot_of.get(sid)) is not None), np.int64
+            )
+            keep = np.isin(slots, among, assume_unique=True)
+            slots, scores = slots[keep], scores[keep]
+        if len(slots) > k:
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            keep = scores >= kth  # everything tied with the k-th, so ties are broken by id below
+            slots, scores = slots[keep], scores[keep]
+        hits = sorted(
+            zip(scores.tolist(), [self._ids[slot] or "" for slot in slots.tolist()], strict=True),
+            key=lambda hit: (-hit[0], hit[1]),
+        )
+        return [(sid, score) for score, sid in hits[:k]]
+
+    def _score(self, terms: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(matching live slots ascending, their BM25 scores), summing term by term in query order."""
+        count = len(self._slot_of)
+        average = self._total_length / count
+        live = self._live[: len(self._ids)]
+        k1, b = self.k1, self.b
+        term_slots: list[np.ndarray] = []
+        contributions: list[np.ndarray] = []
+        for term in terms:
+            found = [p for p in (s.postings(term) for s in self._segments) if p is not None]
+            if not found:
+                continue
+            slots = np.concatenate([p[0] for p in found])
+            tfs = np.concatenate([p[1] for p in found])
+            keep = live[slots]
+            slots, tf = slots[keep], tfs[keep].astype(np.float64)
+            frequency = len(slots)
+            if not frequency:
+                continue
+            idf = math.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5))
+            # average > 0 here: a record holding a term has length >= 1
+            lengths = self._lengths[slots].astype(np.float64)
+            term_slots.append(slots)
+            contributions.append(idf * (tf * (k1 + 1.0)) / (tf + k1 * (1.0 - b + b * lengths / average)))
+        if not term_slots:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        every = np.concatenate(term_slots)
+        totals = np.bincount(every, weights=np.concatenate(contributions))  # adds in query-term order
+        matched = np.unique(every)
+        return matched, totals[matched]
