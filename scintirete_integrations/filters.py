@@ -46,8 +46,10 @@ kind; lists equal lists element by element and dicts equal dicts key by key, by 
 
 ``{"f": None}`` matches a field that is present and null, not a missing one. Case-insensitive
 means ``str.casefold``. "Scalar" is a str, int, float, bool or None; floats must be finite;
-a tuple is accepted wherever a list is. Evaluation never raises: a value of the wrong kind
-simply does not match.
+a tuple (or a 1-d numpy array) is accepted wherever a list is. numpy scalars stand for the
+Python values they hold, by the rule metadata is stored with (``_metadata.plain_value``): a
+float32 operand is the shortest decimal that reads back as it, so ``{"f": np.float32(0.1)}``
+matches ``0.1``. Evaluation never raises: a value of the wrong kind simply does not match.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
-from ._metadata import RESERVED_PREFIX
+import numpy as np
+
+from ._metadata import RESERVED_PREFIX, plain_value
 from .errors import InvalidArgumentError
 
 __all__ = ["Filter", "Predicate", "compile", "matches", "validate"]
@@ -242,6 +246,7 @@ def _compile_ops(ops: Mapping[Any, Any], where: str) -> _Test:
 
 def _compile_op(name: Any, operand: Any, where: str) -> _Test:
     at = f"{where}[{name!r}]"
+    operand = plain_value(operand)
     if name == "$eq":
         return _eq_test(_json(operand, at))
     if name == "$ne":
@@ -428,6 +433,7 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any, where: str) -> Any:
+    value = plain_value(value)
     if not _is_scalar(value):
         raise InvalidArgumentError(
             f"{where} needs a JSON scalar (str, finite number, bool or None), got {_describe(value)}"
@@ -437,6 +443,8 @@ def _scalar(value: Any, where: str) -> Any:
 
 def _scalars(name: str, operand: Any, where: str, *, allow_empty: bool) -> list[Any]:
     kind = "a list" if allow_empty else "a non-empty list"
+    if isinstance(operand, np.ndarray) and operand.ndim == 1:
+        operand = list(operand)
     if not isinstance(operand, (list, tuple)) or (not operand and not allow_empty):
         raise InvalidArgumentError(
             f"'{name}' at {where} needs {kind} of JSON scalars (str, number, bool, None), got {_describe(operand)}"
@@ -446,9 +454,12 @@ def _scalars(name: str, operand: Any, where: str, *, allow_empty: bool) -> list[
 
 
 def _json(value: Any, where: str) -> Any:
-    """Check that a comparison operand is JSON; tuples become lists."""
+    """Check that a comparison operand is JSON; tuples and numpy arrays become lists."""
+    value = plain_value(value)
     if _is_scalar(value):
         return value
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        value = list(value)
     if isinstance(value, (list, tuple)):
         return [_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, Mapping):

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
@@ -49,6 +50,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ._metadata import plain_metadata, plain_value
 from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from .documents import (
@@ -57,7 +59,6 @@ from .documents import (
     DocumentCollection,
     Record,
     ScoredRecord,
-    check_metadata,
     resolve_clients,
 )
 from .errors import InvalidArgumentError, explain_embedding_failure
@@ -89,7 +90,9 @@ def node_to_record(node: BaseNode) -> Record:
             f"node {node.node_id!r} has no embedding; embed nodes before adding them "
             "(VectorStoreIndex and an IngestionPipeline with an embedding model do this)"
         )
-    check_metadata(node.metadata)  # the layer's rule (no datetime, sets, ...), before LlamaIndex stringifies
+    # The layer's rule (no datetime, sets, ...; numpy values as Python values) before LlamaIndex
+    # serialises the node, on a copy: the caller's node is not changed.
+    node = node.model_copy(update={"metadata": plain_metadata(node.metadata)})
     return Record(
         id=node.node_id,
         text=node.get_content(metadata_mode=MetadataMode.NONE),
@@ -201,6 +204,23 @@ def _translate(filters: MetadataFilters) -> dict[str, Any]:
     raise InvalidArgumentError(f"filter condition {condition!r} is not supported; supported: {supported}")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32_value(value: Any) -> Any:
+    """A float that is exactly a float32 value, read as that float32 (see ``_metadata.plain_value``).
+
+    ``MetadataFilter`` turns a numpy value into a Python float before the store sees it:
+    ``np.float32(0.1)`` arrives as ``0.10000000149011612``, while the store holds it as ``0.1``.
+    Only floats that a float32 widens to change; ``0.1`` or ``2.5`` stay as they are.
+    """
+    if isinstance(value, list):
+        return [_float32_value(item) for item in value]
+    if type(value) is float and abs(value) <= _FLOAT32_MAX and float(np.float32(value)) == value:
+        return plain_value(np.float32(value))
+    return value
+
+
 def _translate_one(item: MetadataFilter) -> dict[str, Any]:
     build = FILTER_OPERATORS.get(item.operator)
     if build is None:
@@ -209,7 +229,7 @@ def _translate_one(item: MetadataFilter) -> dict[str, Any]:
             f"filter operator {item.operator!r} on key {item.key!r} is not supported by "
             f"ScintireteVectorStore; supported: {supported}"
         )
-    return build(item.key, item.value)
+    return build(item.key, _float32_value(item.value))
 
 
 # -- VectorStoreQuery -> a search --------------------------------------------------------------------

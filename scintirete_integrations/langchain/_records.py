@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 from langchain_core.documents import Document
 
 from .. import filters
-from .._metadata import encode_metadata
+from .._metadata import encode_metadata, plain_metadata
 from ..client import check_unicode
 from ..documents import Record, new_id
 from ..errors import InvalidArgumentError
@@ -149,8 +149,12 @@ def _canonical(metadata: Mapping[str, Any]) -> str:
 
 def _same_metadata(stored: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
     try:
-        return _canonical(stored) == _canonical(given)
-    except (TypeError, ValueError):  # not JSON-shaped: the write will say what is wrong with it
+        try:
+            given_text = _canonical(given)
+        except TypeError:  # numpy values, say: compare what the layer would store
+            given_text = _canonical(plain_metadata(given))
+        return _canonical(stored) == given_text
+    except (TypeError, ValueError):  # not storable: the write will say what is wrong with it
         return False
 
 
