@@ -64,7 +64,7 @@ import numpy as np
 from ._metadata import RESERVED_PREFIX, plain_value
 from .errors import InvalidArgumentError
 
-__all__ = ["Filter", "Predicate", "compile", "matches", "validate"]
+__all__ = ["Filter", "Predicate", "compile", "matches", "matches_everything", "validate"]
 
 #: A filter as users write it.
 Filter: TypeAlias = Mapping[str, Any]
@@ -125,6 +125,29 @@ def validate(filter: Filter | None) -> None:
 def matches(filter: Filter | None, metadata: Mapping[str, Any]) -> bool:
     """One-off check; compile once and reuse the predicate when testing many records."""
     return compile(filter)(metadata)
+
+
+def matches_everything(filter: Filter | None) -> bool:
+    """True when ``filter`` places no condition at all, so it matches every record.
+
+    That is None, ``{}``, an ``$and`` of such filters, or an ``$or`` with one of them. Deletes
+    refuse these, so that an empty filter never deletes everything by accident::
+
+        filters.matches_everything({})                           # True
+        filters.matches_everything({"$and": [{}, {"$or": [{}]}]})  # True
+        filters.matches_everything({"year": 2024})               # False
+    """
+    if filter is None:
+        return True
+    if not isinstance(filter, Mapping):
+        return False
+    for key, operand in filter.items():
+        if not isinstance(operand, (list, tuple)) or not operand or key not in ("$and", "$or"):
+            return False
+        empty = [isinstance(item, Mapping) and matches_everything(item) for item in operand]
+        if not (all(empty) if key == "$and" else any(empty)):
+            return False
+    return True
 
 
 def _always(metadata: Mapping[str, Any]) -> bool:

@@ -471,10 +471,18 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
         **delete_kwargs: Any,
     ) -> None:
-        """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given)."""
-        where = _delete_filter(node_ids, filters)
+        """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given).
+
+        ``filters`` with no condition (``MetadataFilters(filters=[])``) alone are refused;
+        :meth:`clear` deletes every node::
+
+            store.delete_nodes(["n1", "n2"])
+            store.delete_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="draft", value=True)]))
+        """
+        where = _delete_filter(node_ids, filters)  # refuses a delete of everything
         if node_ids is None:
-            self._collection.delete_where(where or {})
+            if where is not None:
+                self._collection.delete_where(where)
         elif where is None:
             self._collection.delete(node_ids)
         else:
@@ -489,9 +497,10 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given)."""
-        where = _delete_filter(node_ids, filters)
+        where = _delete_filter(node_ids, filters)  # refuses a delete of everything
         if node_ids is None:
-            await self._async_collection.delete_where(where or {})
+            if where is not None:
+                await self._async_collection.delete_where(where)
         elif where is None:
             await self._async_collection.delete(node_ids)
         else:
@@ -605,7 +614,13 @@ def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) 
         raise InvalidArgumentError(
             "delete_nodes needs node_ids, filters or both; to delete every node call clear()"
         )
-    return metadata_filters_to_filter(filters)
+    where = metadata_filters_to_filter(filters)
+    if node_ids is None and where is None:
+        raise InvalidArgumentError(
+            f"delete_nodes(filters={filters!r}) would delete every node: the filters place no "
+            "condition. To delete every node call clear()"
+        )
+    return where
 
 
 # -- the embedding model -----------------------------------------------------------------------------

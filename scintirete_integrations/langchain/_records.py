@@ -17,7 +17,7 @@ from .._metadata import encode_metadata, plain_metadata
 from ..client import check_unicode
 from ..documents import Record, new_id
 from ..errors import InvalidArgumentError
-from ..filters import Filter
+from ..filters import Filter, matches_everything
 
 #: What ``filter=`` accepts: the document layer's Mongo-style dict, or a predicate over Documents.
 DocumentFilter: TypeAlias = Filter | Callable[[Document], bool]
@@ -250,3 +250,18 @@ def split_filter(filter: DocumentFilter | None) -> tuple[Filter | None, Callable
 
 def select_ids(records: Iterable[Record], predicate: Callable[[Document], bool]) -> list[str]:
     return [record.id for record in records if predicate(to_document(record))]
+
+
+def delete_filter(
+    ids: Sequence[str] | None, filter: DocumentFilter | None
+) -> tuple[Filter | None, Callable[[Document], bool] | None]:
+    """``split_filter`` for ``delete``: refuses ids with a filter, and a filter with no condition."""
+    if ids is not None and filter is not None:
+        raise InvalidArgumentError("pass ids or filter to delete(), not both")
+    where, predicate = split_filter(filter)
+    if filter is not None and predicate is None and matches_everything(where):
+        raise InvalidArgumentError(
+            f"delete(filter={filter!r}) would delete every document: the filter places no condition. "
+            "To delete every document, call delete() with no arguments"
+        )
+    return where, predicate

@@ -14,18 +14,18 @@ from langchain_core.documents import Document
 
 from .._progress import Progress, ProgressArg
 from ..documents import Record
-from ..errors import InvalidArgumentError, explain_embedding_failure
+from ..errors import explain_embedding_failure
 from ._records import (
     DEFAULT_BATCH_SIZE,
     DocumentFilter,
     batches,
     changed,
     check_batch_size,
+    delete_filter,
     documents_input,
     make_records,
     reject_extra,
     select_ids,
-    split_filter,
     vector_list,
     with_vectors,
 )
@@ -193,17 +193,19 @@ class Writes(Reads):
         """Delete documents by id, or those matching ``filter``; unknown ids are ignored. Returns True.
 
         With neither ``ids`` nor ``filter``, every document is deleted (the collection stays), as
-        LangChain's ``VectorStore.delete`` specifies for ``ids=None``.
+        LangChain's ``VectorStore.delete`` specifies for ``ids=None``. A filter that places no
+        condition (``filter={}``) is refused rather than deleting everything::
+
+            store.delete(["a", "b"])
+            store.delete(filter={"lang": "fr"})
+            store.delete()                      # every document, explicitly
         """
         reject_extra("delete", kwargs, "ids, filter")
-        if ids is not None and filter is not None:
-            raise InvalidArgumentError("pass ids or filter to delete(), not both")
-        if filter is not None:
-            where, predicate = split_filter(filter)
-            if predicate is not None:
-                self._collection.delete(select_ids(self._collection.scan(), predicate))
-            else:
-                self._collection.delete_where(where or {})
+        where, predicate = delete_filter(ids, filter)
+        if predicate is not None:
+            self._collection.delete(select_ids(self._collection.scan(), predicate))
+        elif where is not None:
+            self._collection.delete_where(where)
         elif ids is None:
             self._collection.clear()
         else:
@@ -215,16 +217,11 @@ class Writes(Reads):
     ) -> bool:
         """Async :meth:`delete`."""
         reject_extra("adelete", kwargs, "ids, filter")
-        if ids is not None and filter is not None:
-            raise InvalidArgumentError("pass ids or filter to delete(), not both")
-        if filter is not None:
-            where, predicate = split_filter(filter)
-            if predicate is not None:
-                await self._async_collection.delete(
-                    select_ids(await self._async_collection.scan(), predicate)
-                )
-            else:
-                await self._async_collection.delete_where(where or {})
+        where, predicate = delete_filter(ids, filter)
+        if predicate is not None:
+            await self._async_collection.delete(select_ids(await self._async_collection.scan(), predicate))
+        elif where is not None:
+            await self._async_collection.delete_where(where)
         elif ids is None:
             await self._async_collection.clear()
         else:

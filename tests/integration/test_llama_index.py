@@ -279,11 +279,15 @@ def test_get_nodes_and_delete_nodes(store: ScintireteVectorStore) -> None:
         store.delete_nodes()
 
 
-def test_delete_nodes_with_empty_filters_deletes_everything_and_clear(store: ScintireteVectorStore) -> None:
+def test_delete_nodes_with_empty_filters_is_refused_and_clear_deletes_everything(
+    store: ScintireteVectorStore,
+) -> None:
     store.add([_node(f"n{i}", [1.0, float(i)]) for i in range(3)])
-    store.delete_nodes(filters=MetadataFilters(filters=[]))
-    assert store.collection.count() == 0
-    store.add([_node(f"n{i}", [1.0, float(i)]) for i in range(3)])
+    with pytest.raises(InvalidArgumentError, match=r"would delete every node.*call clear"):
+        store.delete_nodes(filters=MetadataFilters(filters=[]))
+    assert store.collection.count() == 3
+    store.delete_nodes(["n0"], filters=MetadataFilters(filters=[]))  # the ids alone decide
+    assert store.collection.count() == 2
     store.clear()
     assert store.get_nodes() == []
     store.add([_node("again", [0.0, 1.0])])  # the collection is still usable

@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters, VectorStoreQuery
 
+from scintirete_integrations import InvalidArgumentError
 from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
 from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaStore
 
@@ -126,3 +127,44 @@ def test_both_stores_read_back_the_same_numpy_metadata(
         == li_store.get_nodes(["d"])[0].metadata["v"]
         == [0.1, 0.2]
     )
+
+
+# -- a delete whose filter is empty ---------------------------------------------------------------
+
+EMPTY_FILTERS: list[dict[str, Any]] = [{}, {"$and": [{}]}, {"$or": [{}, {"a": 1}]}]
+
+
+async def test_langchain_refuses_a_delete_whose_filter_is_empty(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a", "b"], [{"n": 1}, {"n": 2}], ids=["x", "y"])
+    for where in EMPTY_FILTERS:
+        with pytest.raises(InvalidArgumentError, match=r"would delete every document.*delete\(\) with no"):
+            lc_store.delete(filter=where)
+        with pytest.raises(InvalidArgumentError, match="would delete every document"):
+            await lc_store.adelete(filter=where)
+    assert lc_store.collection.count() == 2
+    assert lc_store.delete(filter={"n": 1}) is True
+    assert [doc.id for doc in lc_store.get()] == ["y"]
+    lc_store.delete()  # everything, explicitly, as LangChain specifies
+    assert lc_store.collection.count() == 0
+
+
+async def test_llama_index_refuses_a_delete_whose_filters_are_empty(li_store: LlamaStore) -> None:
+    li_store.add([_node("x", [1.0, 0.0], n=1), _node("y", [0.0, 1.0], n=2)])
+    for filters in (MetadataFilters(filters=[]), MetadataFilters(filters=[MetadataFilters(filters=[])])):
+        with pytest.raises(InvalidArgumentError, match=r"would delete every node.*call clear"):
+            li_store.delete_nodes(filters=filters)
+        with pytest.raises(InvalidArgumentError, match="would delete every node"):
+            await li_store.adelete_nodes(filters=filters)
+    assert li_store.collection.count() == 2
+    li_store.clear()
+    assert li_store.collection.count() == 0
+
+
+async def test_the_document_layer_refuses_delete_where_with_an_empty_filter(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a"], ids=["x"])
+    for where in EMPTY_FILTERS:
+        with pytest.raises(InvalidArgumentError, match="call clear"):
+            lc_store.collection.delete_where(where)
+        with pytest.raises(InvalidArgumentError, match="call clear"):
+            await lc_store.async_collection.delete_where(where)
+    assert lc_store.collection.count() == 1

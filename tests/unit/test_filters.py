@@ -471,3 +471,11 @@ def test_numpy_operands_stand_for_the_python_values_they_hold() -> None:
     assert not filters.matches({"flag": np.int64(1)}, stored)  # a bool is never a number
     with pytest.raises(InvalidArgumentError, match="finite"):
         filters.validate({"f": {"$in": [np.float32("nan")]}})
+
+
+def test_matches_everything_tells_a_filter_without_conditions() -> None:
+    for empty in [None, {}, {"$and": [{}]}, {"$and": [{}, {"$or": [{}, {"a": 1}]}]}, {"$or": [{"a": 1}, {}]}]:
+        assert filters.matches_everything(empty), empty
+        assert filters.matches(empty, {"a": 2})
+    for real in [{"a": 1}, {"$and": [{}, {"a": 1}]}, {"$or": [{"a": 1}]}, {"$not": {}}, {"$and": []}]:
+        assert not filters.matches_everything(real), real
