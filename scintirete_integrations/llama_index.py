@@ -60,6 +60,7 @@ from .documents import (
     Record,
     ScoredRecord,
     resolve_clients,
+    similarity_score,
 )
 from .errors import InvalidArgumentError, explain_embedding_failure
 from .models import Metric
@@ -112,11 +113,19 @@ def record_to_node(record: Record) -> BaseNode:
     return metadata_dict_to_node(dict(record.metadata), text=record.text)
 
 
-def query_result(hits: Sequence[ScoredRecord]) -> VectorStoreQueryResult:
-    """Search hits as a LlamaIndex result; ``similarities`` are the layer's relevance scores in [0, 1]."""
+def query_result(
+    hits: Sequence[ScoredRecord], metric: Metric | str = Metric.COSINE
+) -> VectorStoreQueryResult:
+    """Search hits as a LlamaIndex result, with the similarities LlamaIndex's own stores report.
+
+    For ``metric`` (the collection's): cosine similarity ``1 - d`` for cosine, the dot product
+    for inner product, ``1 / (1 + d)`` for L2 (see :func:`~.documents.similarity_score`)::
+
+        result = query_result(store.collection.search([0.1, 0.9], k=3), store.metric)
+    """
     return VectorStoreQueryResult(
         nodes=[record_to_node(hit.record) for hit in hits],
-        similarities=[hit.score for hit in hits],
+        similarities=[similarity_score(metric, hit.distance) for hit in hits],
         ids=[hit.record.id for hit in hits],
     )
 
@@ -333,9 +342,10 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     ``node_ids=[]``). Anything else raises ``InvalidArgumentError``. In ``get_nodes`` and
     ``delete_nodes``, by contrast, ``node_ids=[]`` selects no node.
 
-    ``similarities`` are relevance scores in [0, 1], higher is closer, from the server distance d:
-    cosine ``1 - d / 2`` (that is ``(1 + cos) / 2``); inner product ``(1 - d) / 2`` = ``(1 + dot) / 2``,
-    clipped to [0, 1] (exact for unit vectors); L2 ``1 / (1 + d)``.
+    ``similarities`` follow LlamaIndex's own stores (``SimpleVectorStore``, Qdrant, Postgres),
+    higher is closer, from the server distance d: cosine the cosine similarity ``1 - d`` (in
+    [-1, 1]); inner product the dot product ``-d``; L2 ``1 / (1 + d)``. A ``similarity_cutoff``
+    written for those stores keeps the same nodes here.
     Returned nodes carry text, metadata, relationships and type, but no embedding.
     """
 
@@ -568,7 +578,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             )
         else:
             hits = self._collection.search(search.vector, search.k, filter=search.filter, ids=search.ids)
-        return query_result(hits)
+        return query_result(hits, self._collection.metric)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
@@ -586,7 +596,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             hits = await self._async_collection.search(
                 search.vector, search.k, filter=search.filter, ids=search.ids
             )
-        return query_result(hits)
+        return query_result(hits, self._collection.metric)
 
 
 def _prepared(
