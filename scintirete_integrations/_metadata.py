@@ -27,8 +27,11 @@ int, ``|v| > 2**53``           a decimal string, hinted ``"b"``     int
 dict, str keys                 a dict, recursively                  dict
 dict with a non-str key        InvalidArgumentError
 list, tuple                    a list, recursively                  list (a tuple becomes a list)
-numpy integer/floating/bool_   converted to int/float/bool first    int/float/bool
-numpy.ndarray                  ``.tolist()``, recursively           list (or a scalar, 0-d)
+numpy integer, bool_           int, bool (:func:`plain_value`)      int, bool
+numpy float64                  float (:func:`plain_value`)          float
+numpy float32, float16         the shortest decimal that reads      float: ``np.float32(0.1)``
+                               back as the same float32/float16     is stored and read as 0.1
+numpy.ndarray                  a list, recursively (0-d: a scalar)  list (or a scalar, 0-d)
 subclass of str/int/float      converted to the base type first     str/int/float
 datetime, date, time           InvalidArgumentError: use ``value.isoformat()``
 bytes, bytearray, memoryview   InvalidArgumentError: use ``value.decode()`` or base64
@@ -36,6 +39,10 @@ set, frozenset                 InvalidArgumentError: use ``sorted(value)``
 Decimal                        InvalidArgumentError: use ``str(value)`` or ``float(value)``
 anything else                  InvalidArgumentError naming the key path and the type
 =============================  ===================================  ===========================
+
+Filters (:mod:`scintirete_integrations.filters`) read numpy values in their operands by the
+same rule, :func:`plain_value`, so ``{"f": np.float32(0.1)}`` and ``{"f": 0.1}`` both match a
+stored ``np.float32(0.1)``. :func:`plain_metadata` is metadata as it reads back once stored.
 
 Top-level keys starting with ``RESERVED_PREFIX`` (``"_sci_"``) belong to the document layer,
 which keeps its own fields (string id, text, group id, fingerprint) there. A user key with that
@@ -72,7 +79,15 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
-__all__ = ["HINT_KEY", "RESERVED_PREFIX", "decode_metadata", "encode_metadata", "is_reserved"]
+__all__ = [
+    "HINT_KEY",
+    "RESERVED_PREFIX",
+    "decode_metadata",
+    "encode_metadata",
+    "is_reserved",
+    "plain_metadata",
+    "plain_value",
+]
 
 RESERVED_PREFIX = "_sci_"
 #: The one key encode_metadata adds; see the module docstring for its format.
@@ -99,6 +114,44 @@ _SUGGESTIONS: tuple[tuple[type | tuple[type, ...], str], ...] = (
 def is_reserved(key: str) -> bool:
     """True for keys of the document layer (``_sci_...``), which user metadata may not use."""
     return key.startswith(RESERVED_PREFIX)
+
+
+def plain_value(value: Any) -> Any:
+    """A numpy scalar (or 0-d array) as the Python value it stands for; any other value unchanged.
+
+    numpy integers become ``int`` and ``bool_`` becomes ``bool``. A float64 becomes the same
+    ``float``. A narrower float (float32, float16) becomes the shortest decimal that reads back
+    as the same narrow float, which is what it was written as: ``np.float32(0.1)`` is ``0.1``,
+    not ``0.10000000149011612``. Metadata and filter operands both go through this rule::
+
+        plain_value(np.float32(0.1)), plain_value(np.array(5)), plain_value("a")
+        # (0.1, 5, 'a')
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, np.generic):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        if value.dtype.itemsize >= 8 or not np.isfinite(value):
+            return float(value)
+        return float(np.format_float_positional(value, unique=True))
+    return value.item()
+
+
+def plain_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``metadata`` as it reads back once stored: numpy values as Python values, tuples as lists.
+
+    Raises InvalidArgumentError, as :func:`encode_metadata` does, for metadata that cannot be
+    stored::
+
+        plain_metadata({"n": np.int64(5), "tags": ("a", "b")})
+        # {'n': 5, 'tags': ['a', 'b']}
+    """
+    return decode_metadata(encode_metadata(metadata))
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -228,13 +281,13 @@ def _encode_value(value: Any, path: str) -> tuple[Any, _Hint]:
         return _encode_dict(value, path, top=False)
     if isinstance(value, (list, tuple)):
         return _encode_list(value, path)
-    if isinstance(value, np.bool_):
-        return bool(value), None
-    if isinstance(value, np.integer):
-        return _encode_int(int(value), path)
-    if isinstance(value, np.floating):
-        return _encode_value(float(value), path)
+    if isinstance(value, (np.bool_, np.integer, np.floating)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    ):
+        return _encode_value(plain_value(value), path)
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and value.dtype.itemsize < 8:
+            return _encode_list(list(value), path)  # each float32 by plain_value's rule
         # tolist() yields Python scalars (or datetimes, complex... which then fail by path).
         return _encode_value(value.tolist(), path)
     raise _unsupported(value, path)

@@ -46,8 +46,10 @@ kind; lists equal lists element by element and dicts equal dicts key by key, by 
 
 ``{"f": None}`` matches a field that is present and null, not a missing one. Case-insensitive
 means ``str.casefold``. "Scalar" is a str, int, float, bool or None; floats must be finite;
-a tuple is accepted wherever a list is. Evaluation never raises: a value of the wrong kind
-simply does not match.
+a tuple (or a 1-d numpy array) is accepted wherever a list is. numpy scalars stand for the
+Python values they hold, by the rule metadata is stored with (``_metadata.plain_value``): a
+float32 operand is the shortest decimal that reads back as it, so ``{"f": np.float32(0.1)}``
+matches ``0.1``. Evaluation never raises: a value of the wrong kind simply does not match.
 """
 
 from __future__ import annotations
@@ -57,10 +59,12 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
-from ._metadata import RESERVED_PREFIX
+import numpy as np
+
+from ._metadata import RESERVED_PREFIX, plain_value
 from .errors import InvalidArgumentError
 
-__all__ = ["Filter", "Predicate", "compile", "matches", "validate"]
+__all__ = ["Filter", "Predicate", "compile", "matches", "matches_everything", "validate"]
 
 #: A filter as users write it.
 Filter: TypeAlias = Mapping[str, Any]
@@ -121,6 +125,29 @@ def validate(filter: Filter | None) -> None:
 def matches(filter: Filter | None, metadata: Mapping[str, Any]) -> bool:
     """One-off check; compile once and reuse the predicate when testing many records."""
     return compile(filter)(metadata)
+
+
+def matches_everything(filter: Filter | None) -> bool:
+    """True when ``filter`` places no condition at all, so it matches every record.
+
+    That is None, ``{}``, an ``$and`` of such filters, or an ``$or`` with one of them. Deletes
+    refuse these, so that an empty filter never deletes everything by accident::
+
+        filters.matches_everything({})                           # True
+        filters.matches_everything({"$and": [{}, {"$or": [{}]}]})  # True
+        filters.matches_everything({"year": 2024})               # False
+    """
+    if filter is None:
+        return True
+    if not isinstance(filter, Mapping):
+        return False
+    for key, operand in filter.items():
+        if not isinstance(operand, (list, tuple)) or not operand or key not in ("$and", "$or"):
+            return False
+        empty = [isinstance(item, Mapping) and matches_everything(item) for item in operand]
+        if not (all(empty) if key == "$and" else any(empty)):
+            return False
+    return True
 
 
 def _always(metadata: Mapping[str, Any]) -> bool:
@@ -242,6 +269,7 @@ def _compile_ops(ops: Mapping[Any, Any], where: str) -> _Test:
 
 def _compile_op(name: Any, operand: Any, where: str) -> _Test:
     at = f"{where}[{name!r}]"
+    operand = plain_value(operand)
     if name == "$eq":
         return _eq_test(_json(operand, at))
     if name == "$ne":
@@ -428,6 +456,7 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any, where: str) -> Any:
+    value = plain_value(value)
     if not _is_scalar(value):
         raise InvalidArgumentError(
             f"{where} needs a JSON scalar (str, finite number, bool or None), got {_describe(value)}"
@@ -437,6 +466,8 @@ def _scalar(value: Any, where: str) -> Any:
 
 def _scalars(name: str, operand: Any, where: str, *, allow_empty: bool) -> list[Any]:
     kind = "a list" if allow_empty else "a non-empty list"
+    if isinstance(operand, np.ndarray) and operand.ndim == 1:
+        operand = list(operand)
     if not isinstance(operand, (list, tuple)) or (not operand and not allow_empty):
         raise InvalidArgumentError(
             f"'{name}' at {where} needs {kind} of JSON scalars (str, number, bool, None), got {_describe(operand)}"
@@ -446,9 +477,12 @@ def _scalars(name: str, operand: Any, where: str, *, allow_empty: bool) -> list[
 
 
 def _json(value: Any, where: str) -> Any:
-    """Check that a comparison operand is JSON; tuples become lists."""
+    """Check that a comparison operand is JSON; tuples and numpy arrays become lists."""
+    value = plain_value(value)
     if _is_scalar(value):
         return value
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        value = list(value)
     if isinstance(value, (list, tuple)):
         return [_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, Mapping):

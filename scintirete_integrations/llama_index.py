@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
@@ -49,6 +50,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ._metadata import plain_metadata, plain_value
 from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from .documents import (
@@ -57,8 +59,8 @@ from .documents import (
     DocumentCollection,
     Record,
     ScoredRecord,
-    check_metadata,
     resolve_clients,
+    similarity_score,
 )
 from .errors import InvalidArgumentError, explain_embedding_failure
 from .models import Metric
@@ -89,7 +91,9 @@ def node_to_record(node: BaseNode) -> Record:
             f"node {node.node_id!r} has no embedding; embed nodes before adding them "
             "(VectorStoreIndex and an IngestionPipeline with an embedding model do this)"
         )
-    check_metadata(node.metadata)  # the layer's rule (no datetime, sets, ...), before LlamaIndex stringifies
+    # The layer's rule (no datetime, sets, ...; numpy values as Python values) before LlamaIndex
+    # serialises the node, on a copy: the caller's node is not changed.
+    node = node.model_copy(update={"metadata": plain_metadata(node.metadata)})
     return Record(
         id=node.node_id,
         text=node.get_content(metadata_mode=MetadataMode.NONE),
@@ -109,11 +113,19 @@ def record_to_node(record: Record) -> BaseNode:
     return metadata_dict_to_node(dict(record.metadata), text=record.text)
 
 
-def query_result(hits: Sequence[ScoredRecord]) -> VectorStoreQueryResult:
-    """Search hits as a LlamaIndex result; ``similarities`` are the layer's relevance scores in [0, 1]."""
+def query_result(
+    hits: Sequence[ScoredRecord], metric: Metric | str = Metric.COSINE
+) -> VectorStoreQueryResult:
+    """Search hits as a LlamaIndex result, with the similarities LlamaIndex's own stores report.
+
+    For ``metric`` (the collection's): cosine similarity ``1 - d`` for cosine, the dot product
+    for inner product, ``1 / (1 + d)`` for L2 (see :func:`~.documents.similarity_score`)::
+
+        result = query_result(store.collection.search([0.1, 0.9], k=3), store.metric)
+    """
     return VectorStoreQueryResult(
         nodes=[record_to_node(hit.record) for hit in hits],
-        similarities=[hit.score for hit in hits],
+        similarities=[similarity_score(metric, hit.distance) for hit in hits],
         ids=[hit.record.id for hit in hits],
     )
 
@@ -201,6 +213,23 @@ def _translate(filters: MetadataFilters) -> dict[str, Any]:
     raise InvalidArgumentError(f"filter condition {condition!r} is not supported; supported: {supported}")
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32_value(value: Any) -> Any:
+    """A float that is exactly a float32 value, read as that float32 (see ``_metadata.plain_value``).
+
+    ``MetadataFilter`` turns a numpy value into a Python float before the store sees it:
+    ``np.float32(0.1)`` arrives as ``0.10000000149011612``, while the store holds it as ``0.1``.
+    Only floats that a float32 widens to change; ``0.1`` or ``2.5`` stay as they are.
+    """
+    if isinstance(value, list):
+        return [_float32_value(item) for item in value]
+    if type(value) is float and abs(value) <= _FLOAT32_MAX and float(np.float32(value)) == value:
+        return plain_value(np.float32(value))
+    return value
+
+
 def _translate_one(item: MetadataFilter) -> dict[str, Any]:
     build = FILTER_OPERATORS.get(item.operator)
     if build is None:
@@ -209,7 +238,7 @@ def _translate_one(item: MetadataFilter) -> dict[str, Any]:
             f"filter operator {item.operator!r} on key {item.key!r} is not supported by "
             f"ScintireteVectorStore; supported: {supported}"
         )
-    return build(item.key, item.value)
+    return build(item.key, _float32_value(item.value))
 
 
 # -- VectorStoreQuery -> a search --------------------------------------------------------------------
@@ -313,9 +342,10 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     ``node_ids=[]``). Anything else raises ``InvalidArgumentError``. In ``get_nodes`` and
     ``delete_nodes``, by contrast, ``node_ids=[]`` selects no node.
 
-    ``similarities`` are relevance scores in [0, 1], higher is closer, from the server distance d:
-    cosine ``1 - d / 2`` (that is ``(1 + cos) / 2``); inner product ``(1 - d) / 2`` = ``(1 + dot) / 2``,
-    clipped to [0, 1] (exact for unit vectors); L2 ``1 / (1 + d)``.
+    ``similarities`` follow LlamaIndex's own stores (``SimpleVectorStore``, Qdrant, Postgres),
+    higher is closer, from the server distance d: cosine the cosine similarity ``1 - d`` (in
+    [-1, 1]); inner product the dot product ``-d``; L2 ``1 / (1 + d)``. A ``similarity_cutoff``
+    written for those stores keeps the same nodes here.
     Returned nodes carry text, metadata, relationships and type, but no embedding.
     """
 
@@ -451,10 +481,18 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
         **delete_kwargs: Any,
     ) -> None:
-        """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given)."""
-        where = _delete_filter(node_ids, filters)
+        """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given).
+
+        ``filters`` with no condition (``MetadataFilters(filters=[])``) alone are refused;
+        :meth:`clear` deletes every node::
+
+            store.delete_nodes(["n1", "n2"])
+            store.delete_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="draft", value=True)]))
+        """
+        where = _delete_filter(node_ids, filters)  # refuses a delete of everything
         if node_ids is None:
-            self._collection.delete_where(where or {})
+            if where is not None:
+                self._collection.delete_where(where)
         elif where is None:
             self._collection.delete(node_ids)
         else:
@@ -469,9 +507,10 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         **delete_kwargs: Any,
     ) -> None:
         """Delete the nodes among ``node_ids`` that match ``filters`` (at least one must be given)."""
-        where = _delete_filter(node_ids, filters)
+        where = _delete_filter(node_ids, filters)  # refuses a delete of everything
         if node_ids is None:
-            await self._async_collection.delete_where(where or {})
+            if where is not None:
+                await self._async_collection.delete_where(where)
         elif where is None:
             await self._async_collection.delete(node_ids)
         else:
@@ -539,7 +578,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             )
         else:
             hits = self._collection.search(search.vector, search.k, filter=search.filter, ids=search.ids)
-        return query_result(hits)
+        return query_result(hits, self._collection.metric)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
@@ -557,7 +596,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             hits = await self._async_collection.search(
                 search.vector, search.k, filter=search.filter, ids=search.ids
             )
-        return query_result(hits)
+        return query_result(hits, self._collection.metric)
 
 
 def _prepared(
@@ -585,7 +624,13 @@ def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) 
         raise InvalidArgumentError(
             "delete_nodes needs node_ids, filters or both; to delete every node call clear()"
         )
-    return metadata_filters_to_filter(filters)
+    where = metadata_filters_to_filter(filters)
+    if node_ids is None and where is None:
+        raise InvalidArgumentError(
+            f"delete_nodes(filters={filters!r}) would delete every node: the filters place no "
+            "condition. To delete every node call clear()"
+        )
+    return where
 
 
 # -- the embedding model -----------------------------------------------------------------------------

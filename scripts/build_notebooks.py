@@ -349,8 +349,9 @@ LLAMA_INDEX: list[Cell] = [
     md("""
     ## 2. Retrieve
 
-    Retrievers return `NodeWithScore`; the score is a relevance in [0, 1], higher is closer
-    (cosine: `1 - distance / 2`). Each node remembers its source document as `ref_doc_id`.
+    Retrievers return `NodeWithScore`; the score is the cosine similarity, higher is closer, as
+    LlamaIndex's own stores report it (so a `similarity_cutoff` carries over). Each node
+    remembers its source document as `ref_doc_id`.
     """),
     code("""
     def show(results):

@@ -28,12 +28,14 @@ How it works (the design note, ``docs/document-layer.md``, has the details):
 
 Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance: cosine
 ``1 - d / 2``; inner product ``(1 - d) / 2`` clipped to [0, 1]; L2 ``1 / (1 + d)``.
+:func:`similarity_score` gives the similarity LlamaIndex stores report instead (cosine
+``1 - d``, inner product ``-d``, L2 ``1 / (1 + d)``).
 """
 
 from .collection import AsyncDocumentCollection, DocumentCollection
 from .connect import ClosesWhatItMade, close_client, resolve_clients
 from .journal import IncompleteReadError, OlderFormatError
-from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score
+from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score, similarity_score
 from .search import maximal_marginal_relevance
 
 __all__ = [
@@ -50,4 +52,5 @@ __all__ = [
     "new_id",
     "relevance_score",
     "resolve_clients",
+    "similarity_score",
 ]

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
-from ..filters import Filter
+from ..errors import InvalidArgumentError
+from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
 from . import maintenance, search, writes
 from .connect import resolve_clients
@@ -21,6 +22,14 @@ from .core import CollectionCore
 from .records import Record, ScoredRecord
 
 __all__ = ["AsyncDocumentCollection", "DocumentCollection"]
+
+
+def _refuse_empty(filter: Filter) -> None:
+    if matches_everything(filter):
+        raise InvalidArgumentError(
+            f"delete_where({filter!r}) would delete every record: the filter places no condition. "
+            "To delete every record call clear()"
+        )
 
 
 class _Facade:
@@ -137,7 +146,11 @@ class DocumentCollection(_Facade):
         return self.client._run(writes.delete_plan(self._core, self.client, ids, self.timeout))
 
     def delete_where(self, filter: Filter) -> int:
-        """Delete every record whose metadata passes ``filter``; returns how many."""
+        """Delete every record whose metadata passes ``filter``; returns how many.
+
+        A filter with no condition (``{}``) is refused: :meth:`clear` deletes everything.
+        """
+        _refuse_empty(filter)
         return self.client._run(writes.delete_where_plan(self._core, self.client, filter, None, self.timeout))
 
     def delete_group(self, group: str) -> int:
@@ -261,7 +274,11 @@ class AsyncDocumentCollection(_Facade):
         return await self.client._run(writes.delete_plan(self._core, self.client, ids, self.timeout))
 
     async def delete_where(self, filter: Filter) -> int:
-        """Delete every record whose metadata passes ``filter``; returns how many."""
+        """Delete every record whose metadata passes ``filter``; returns how many.
+
+        A filter with no condition (``{}``) is refused: :meth:`clear` deletes everything.
+        """
+        _refuse_empty(filter)
         return await self.client._run(
             writes.delete_where_plan(self._core, self.client, filter, None, self.timeout)
         )

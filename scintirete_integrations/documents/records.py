@@ -119,6 +119,26 @@ def relevance_score(metric: Metric | str, distance: float) -> float:
     return min(1.0, max(0.0, score))
 
 
+def similarity_score(metric: Metric | str, distance: float) -> float:
+    """Map a server distance to the similarity LlamaIndex's own stores report, higher is closer.
+
+    Cosine: the cosine similarity ``1 - d``, in [-1, 1] (as LlamaIndex's ``SimpleVectorStore``,
+    Qdrant and Postgres stores report it); inner product: the dot product ``-d``; L2 ``1 / (1 + d)``,
+    in (0, 1]. Not clipped, so a ``similarity_cutoff`` means what it means on those stores.
+
+    >>> similarity_score("cosine", 0.5), similarity_score("inner_product", -2.0), similarity_score("l2", 1.0)
+    (0.5, 2.0, 0.5)
+    """
+    metric = Metric.parse(metric)
+    if math.isnan(distance):
+        return -math.inf
+    if metric is Metric.COSINE:
+        return 1.0 - distance
+    if metric is Metric.INNER_PRODUCT:
+        return -distance
+    return 1.0 / (1.0 + max(distance, 0.0))
+
+
 def new_id() -> str:
     """A fresh random string id (uuid4), used when the caller gives none."""
     return str(uuid.uuid4())

@@ -23,8 +23,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.llms import MockLLM
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.postprocessor import SimilarityPostprocessor
+from llama_index.core.schema import NodeRelationship, NodeWithScore, RelatedNodeInfo, TextNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.core.vector_stores import SimpleVectorStore
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     FilterOperator,
@@ -32,6 +34,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
     VectorStoreQuery,
     VectorStoreQueryMode,
+    VectorStoreQueryResult,
 )
 
 from scintirete_integrations import InvalidArgumentError, ScintireteError
@@ -142,7 +145,7 @@ def test_from_documents_retriever_and_query_engine(store: ScintireteVectorStore)
         assert hits[0].node.ref_doc_id == doc_id
         scores = [hit.get_score() for hit in hits]
         assert scores == sorted(scores, reverse=True)
-        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert all(-1.0 <= s <= 1.0 for s in scores)  # cosine similarities
     engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=1)
     response = engine.query(QUESTIONS["bread"])
     assert [n.node.ref_doc_id for n in response.source_nodes] == ["bread"]
@@ -279,11 +282,15 @@ def test_get_nodes_and_delete_nodes(store: ScintireteVectorStore) -> None:
         store.delete_nodes()
 
 
-def test_delete_nodes_with_empty_filters_deletes_everything_and_clear(store: ScintireteVectorStore) -> None:
+def test_delete_nodes_with_empty_filters_is_refused_and_clear_deletes_everything(
+    store: ScintireteVectorStore,
+) -> None:
     store.add([_node(f"n{i}", [1.0, float(i)]) for i in range(3)])
-    store.delete_nodes(filters=MetadataFilters(filters=[]))
-    assert store.collection.count() == 0
-    store.add([_node(f"n{i}", [1.0, float(i)]) for i in range(3)])
+    with pytest.raises(InvalidArgumentError, match=r"would delete every node.*call clear"):
+        store.delete_nodes(filters=MetadataFilters(filters=[]))
+    assert store.collection.count() == 3
+    store.delete_nodes(["n0"], filters=MetadataFilters(filters=[]))  # the ids alone decide
+    assert store.collection.count() == 2
     store.clear()
     assert store.get_nodes() == []
     store.add([_node("again", [0.0, 1.0])])  # the collection is still usable
@@ -344,7 +351,7 @@ def test_store_attributes(store: ScintireteVectorStore) -> None:
 
 @pytest.mark.parametrize(
     ("metric", "second"),
-    [("cosine", 0.5), ("l2", 1 / (1 + math.sqrt(2))), ("inner_product", 0.5)],
+    [("cosine", 0.0), ("l2", 1 / (1 + math.sqrt(2))), ("inner_product", 0.0)],
 )
 def test_similarities_per_metric(address: str, password: str, metric: str, second: float) -> None:
     vector_store = _new_store(address, password, metric=metric)
@@ -356,6 +363,39 @@ def test_similarities_per_metric(address: str, password: str, metric: str, secon
     finally:
         vector_store.collection.drop()
         vector_store.client.close()
+
+
+def test_scores_and_a_cutoff_carry_over_from_simple_vector_store(store: ScintireteVectorStore) -> None:
+    """LlamaIndex's own SimpleVectorStore reports the cosine similarity; so does this store."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(30, 16))
+    nodes = [_node(f"n{i}", [float(x) for x in row]) for i, row in enumerate(vectors)]
+    simple = SimpleVectorStore()
+    simple.add([_node(node.node_id, node.get_embedding()) for node in nodes])
+    store.add(nodes)
+    cutoff = SimilarityPostprocessor(similarity_cutoff=0.5)
+    near, unrelated, opposite = vectors[3] + rng.normal(scale=0.3, size=16), rng.normal(size=16), -vectors[5]
+    for query_vector in (near, unrelated, opposite):
+        query = VectorStoreQuery(query_embedding=[float(x) for x in query_vector], similarity_top_k=8)
+        ours, theirs = store.query(query), simple.query(query)
+        assert ours.ids == theirs.ids
+        assert ours.similarities == pytest.approx(theirs.similarities, abs=1e-5)
+        kept = [
+            [hit.node.node_id for hit in cutoff.postprocess_nodes(_scored_nodes(result))]
+            for result in (ours, theirs)
+        ]
+        assert kept[0] == kept[1]
+        if query_vector is near:
+            assert kept[0][0] == "n3"
+        else:  # an unrelated query keeps (almost) nothing, as on SimpleVectorStore; (1 + cos) / 2 kept all 8
+            assert len(ours.ids or []) == 8 and len(kept[0]) <= 1
+
+
+def _scored_nodes(result: VectorStoreQueryResult) -> list[NodeWithScore]:
+    return [
+        NodeWithScore(node=TextNode(id_=node_id), score=score)
+        for node_id, score in zip(result.ids or [], result.similarities or [], strict=True)
+    ]
 
 
 def test_node_ids_and_doc_ids_restrictions(store: ScintireteVectorStore) -> None:

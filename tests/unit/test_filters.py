@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -448,3 +449,33 @@ def test_property_key_order_does_not_matter(filter_: dict[str, Any], metadata: d
 @given(_filters, _metadata)
 def test_property_compiling_twice_agrees(filter_: dict[str, Any], metadata: dict[str, Any]) -> None:
     assert filters.matches(filter_, metadata) is filters.compile(filter_)(metadata)
+
+
+def test_numpy_operands_stand_for_the_python_values_they_hold() -> None:
+    stored = {"i": 5, "f": 0.1, "flag": True, "tags": [1, 2]}
+    matching = [
+        {"i": np.int64(5)},
+        {"i": {"$in": list(np.array([5, 6]))}},
+        {"i": {"$in": np.array([5, 6])}},
+        {"i": {"$gte": np.int32(5), "$lt": np.float64(6.0)}},
+        {"f": np.float32(0.1)},  # a float32 is the shortest decimal that reads back as it
+        {"f": {"$lte": np.float32(0.1)}},
+        {"flag": np.bool_(True)},
+        {"i": {"$exists": np.True_}},
+        {"tags": np.array([1, 2])},
+        {"tags": {"$all": [np.int8(1)], "$contains": np.uint64(2)}},
+        {"i": np.array(5)},
+    ]
+    for case in matching:
+        assert filters.matches(case, stored), case
+    assert not filters.matches({"flag": np.int64(1)}, stored)  # a bool is never a number
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        filters.validate({"f": {"$in": [np.float32("nan")]}})
+
+
+def test_matches_everything_tells_a_filter_without_conditions() -> None:
+    for empty in [None, {}, {"$and": [{}]}, {"$and": [{}, {"$or": [{}, {"a": 1}]}]}, {"$or": [{"a": 1}, {}]}]:
+        assert filters.matches_everything(empty), empty
+        assert filters.matches(empty, {"a": 2})
+    for real in [{"a": 1}, {"$and": [{}, {"a": 1}]}, {"$or": [{"a": 1}]}, {"$not": {}}, {"$and": []}]:
+        assert not filters.matches_everything(real), real

@@ -22,6 +22,8 @@ from scintirete_integrations._metadata import (
     decode_metadata,
     encode_metadata,
     is_reserved,
+    plain_metadata,
+    plain_value,
 )
 
 
@@ -126,6 +128,32 @@ def test_numpy_values_are_converted_to_python_types() -> None:
         "scalar_array": 7,
     }
     assert identical(through_struct(metadata), expected)
+
+
+def test_a_float32_is_stored_as_the_shortest_decimal_that_reads_back_as_it() -> None:
+    metadata = {
+        "f": np.float32(0.1),
+        "half": np.float16(0.1),
+        "zero_d": np.array(np.float32(0.3)),
+        "row": np.array([0.1, 0.7], dtype=np.float32),
+        "nested": {"xs": [np.float32(1e-7), np.float32(3.4e38)]},
+    }
+    expected = {"f": 0.1, "half": 0.1, "zero_d": 0.3, "row": [0.1, 0.7], "nested": {"xs": [1e-7, 3.4e38]}}
+    assert identical(through_struct(metadata), expected)
+    assert np.float32(through_struct(metadata)["f"]) == np.float32(0.1)  # the same float32 again
+    assert plain_value(np.float64(0.1)) == 0.1 and plain_value(np.float32(2.5)) == 2.5
+
+
+def test_plain_value_and_plain_metadata() -> None:
+    values = [np.int64(5), np.bool_(False), np.array(7), np.float32(0.1), "text", [1], None]
+    assert [plain_value(value) for value in values] == [5, False, 7, 0.1, "text", [1], None]
+    assert [type(plain_value(value)) for value in values[:4]] == [int, bool, int, float]
+    assert math.isnan(plain_value(np.float32("nan")))
+    metadata = {"n": np.int64(5), "tags": ("a", "b"), "f": np.float32(0.1)}
+    assert identical(plain_metadata(metadata), {"n": 5, "tags": ["a", "b"], "f": 0.1})
+    assert isinstance(metadata["n"], np.int64)  # the caller's dict is not changed
+    with pytest.raises(InvalidArgumentError, match="isoformat"):
+        plain_metadata({"when": datetime.date(2024, 1, 1)})
 
 
 def test_subclasses_are_stored_as_their_base_type() -> None:

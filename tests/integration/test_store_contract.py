@@ -1,0 +1,170 @@
+"""What both stores promise a new user alike: numpy values, refused empty filters, closed stores, names.
+
+Each test runs the LangChain and the LlamaIndex store over the same Lite server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores import MetadataFilter, MetadataFilters, VectorStoreQuery
+
+from scintirete_integrations import InvalidArgumentError
+from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
+from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaStore
+
+
+class AxisEmbeddings:
+    """LangChain embeddings: "a" and "b" on two axes, anything else between them."""
+
+    def embed_query(self, text: str) -> list[float]:
+        return {"a": [1.0, 0.0], "b": [0.0, 1.0]}.get(text, [0.6, 0.8])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+
+def _langchain_store(address: str, password: str) -> LangChainStore:
+    from langchain_core.embeddings import Embeddings
+
+    class Axis(AxisEmbeddings, Embeddings):
+        pass
+
+    return LangChainStore(
+        Axis(), collection_name=f"nu-{uuid.uuid4().hex[:10]}", address=address, password=password
+    )
+
+
+@pytest.fixture
+def lc_store(address: str, password: str) -> Iterator[LangChainStore]:
+    store = _langchain_store(address, password)
+    yield store
+    store.delete_collection()
+    store.close()
+
+
+@pytest.fixture
+def li_store(address: str, password: str) -> Iterator[LlamaStore]:
+    store = LlamaStore(f"nu-{uuid.uuid4().hex[:10]}", address=address, password=password)
+    yield store
+    store.collection.drop()
+    store.close()
+
+
+def _node(node_id: str, vector: list[float], **metadata: Any) -> TextNode:
+    return TextNode(id_=node_id, text=f"text of {node_id}", metadata=metadata, embedding=vector)
+
+
+# -- numpy values ---------------------------------------------------------------------------------
+
+NUMPY_METADATA = {"i": np.int64(5), "f": np.float32(0.1), "ok": np.bool_(True), "zero_d": np.array(3)}
+NUMPY_FILTERS: list[dict[str, Any]] = [
+    {"i": np.int64(5)},
+    {"i": {"$in": list(np.array([5, 7]))}},
+    {"f": 0.1},
+    {"f": np.float32(0.1)},
+    {"f": {"$gte": np.float32(0.1)}},
+    {"ok": np.bool_(True)},
+    {"zero_d": np.array(3)},
+]
+
+
+def test_langchain_stores_numpy_metadata_as_python_values_and_filters_by_them(
+    lc_store: LangChainStore,
+) -> None:
+    metadata = dict(NUMPY_METADATA)
+    assert lc_store.add_texts(["a", "b"], [metadata, {"i": 6}], ids=["x", "y"]) == ["x", "y"]
+    stored = lc_store.get_by_ids(["x"])[0].metadata
+    assert stored == {"i": 5, "f": 0.1, "ok": True, "zero_d": 3}
+    assert [type(stored[key]) for key in ("i", "f", "ok", "zero_d")] == [int, float, bool, int]
+    assert metadata == NUMPY_METADATA and isinstance(metadata["i"], np.int64)  # the caller's dict stays
+    for where in NUMPY_FILTERS:
+        assert [doc.id for doc in lc_store.similarity_search("b", k=2, filter=where)] == ["x"], where
+        assert [doc.id for doc in lc_store.get(where=where)] == ["x"], where
+    # Adding the same metadata again is seen as unchanged: nothing is embedded a second time.
+    embedded: list[str] = []
+    original = lc_store.embeddings.embed_documents
+    lc_store.embeddings.embed_documents = lambda texts: embedded.extend(texts) or original(texts)  # type: ignore[method-assign]
+    lc_store.add_texts(["a"], [metadata], ids=["x"])
+    assert embedded == []
+
+
+def test_llama_index_stores_numpy_metadata_as_python_values_and_filters_by_them(
+    li_store: LlamaStore,
+) -> None:
+    node = _node("x", [1.0, 0.0], **NUMPY_METADATA)
+    assert li_store.add([node, _node("y", [0.0, 1.0], i=6)]) == ["x", "y"]
+    assert node.metadata == NUMPY_METADATA  # the caller's node is not changed
+    stored = li_store.get_nodes(["x"])[0].metadata
+    assert stored == {"i": 5, "f": 0.1, "ok": True, "zero_d": 3}
+    assert [type(stored[key]) for key in ("i", "f", "ok", "zero_d")] == [int, float, bool, int]
+    for key, value, operator in [
+        ("i", np.int64(5), "=="),
+        ("i", list(np.array([5, 7])), "in"),
+        ("f", 0.1, "=="),
+        ("f", np.float32(0.1), "=="),  # LlamaIndex widens it to 0.10000000149011612 on the way
+        ("f", np.float32(0.1), ">="),
+    ]:
+        filters = MetadataFilters(filters=[MetadataFilter(key=key, value=value, operator=operator)])
+        query = VectorStoreQuery(query_embedding=[0.0, 1.0], similarity_top_k=2, filters=filters)
+        assert li_store.query(query).ids == ["x"], (key, value, operator)
+        assert [n.node_id for n in li_store.get_nodes(filters=filters)] == ["x"]
+
+
+def test_both_stores_read_back_the_same_numpy_metadata(
+    lc_store: LangChainStore, li_store: LlamaStore
+) -> None:
+    lc_store.add_documents([Document("a", metadata={"v": np.array([0.1, 0.2], dtype=np.float32)}, id="d")])
+    li_store.add([_node("d", [1.0, 0.0], v=np.array([0.1, 0.2], dtype=np.float32))])
+    assert (
+        lc_store.get_by_ids(["d"])[0].metadata["v"]
+        == li_store.get_nodes(["d"])[0].metadata["v"]
+        == [0.1, 0.2]
+    )
+
+
+# -- a delete whose filter is empty ---------------------------------------------------------------
+
+EMPTY_FILTERS: list[dict[str, Any]] = [{}, {"$and": [{}]}, {"$or": [{}, {"a": 1}]}]
+
+
+async def test_langchain_refuses_a_delete_whose_filter_is_empty(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a", "b"], [{"n": 1}, {"n": 2}], ids=["x", "y"])
+    for where in EMPTY_FILTERS:
+        with pytest.raises(InvalidArgumentError, match=r"would delete every document.*delete\(\) with no"):
+            lc_store.delete(filter=where)
+        with pytest.raises(InvalidArgumentError, match="would delete every document"):
+            await lc_store.adelete(filter=where)
+    assert lc_store.collection.count() == 2
+    assert lc_store.delete(filter={"n": 1}) is True
+    assert [doc.id for doc in lc_store.get()] == ["y"]
+    lc_store.delete()  # everything, explicitly, as LangChain specifies
+    assert lc_store.collection.count() == 0
+
+
+async def test_llama_index_refuses_a_delete_whose_filters_are_empty(li_store: LlamaStore) -> None:
+    li_store.add([_node("x", [1.0, 0.0], n=1), _node("y", [0.0, 1.0], n=2)])
+    for filters in (MetadataFilters(filters=[]), MetadataFilters(filters=[MetadataFilters(filters=[])])):
+        with pytest.raises(InvalidArgumentError, match=r"would delete every node.*call clear"):
+            li_store.delete_nodes(filters=filters)
+        with pytest.raises(InvalidArgumentError, match="would delete every node"):
+            await li_store.adelete_nodes(filters=filters)
+    assert li_store.collection.count() == 2
+    li_store.clear()
+    assert li_store.collection.count() == 0
+
+
+async def test_the_document_layer_refuses_delete_where_with_an_empty_filter(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a"], ids=["x"])
+    for where in EMPTY_FILTERS:
+        with pytest.raises(InvalidArgumentError, match="call clear"):
+            lc_store.collection.delete_where(where)
+        with pytest.raises(InvalidArgumentError, match="call clear"):
+            await lc_store.async_collection.delete_where(where)
+    assert lc_store.collection.count() == 1
