@@ -25,6 +25,7 @@ PAYLOAD_ELEMENTS = 2048
 CHUNK_BYTES = 3 * PAYLOAD_ELEMENTS
 PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,240 bytes: flushes the server's log buffer
 VOID_COPY = 255  # the copy number whose chunk 0 is a page number's void mark
+SEAL_COPY = 254  # chunk 0 of page 0 at this copy: the book is sealed, its successor takes copies
 _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
@@ -77,6 +78,19 @@ def void_vector(seq: int) -> np.ndarray:
     row = np.zeros((1, PAGE_DIMENSION), _F32)
     row[0, :KEY_DIMENSION] = page_key(seq, 0, VOID_COPY)
     return row
+
+
+def seal_vector() -> np.ndarray:
+    """The mark that seals a book: a checkpoint is moving to the next generation."""
+    row = np.zeros((1, PAGE_DIMENSION), _F32)
+    row[0, :KEY_DIMENSION] = page_key(0, 0, SEAL_COPY)
+    return row
+
+
+def is_seal(elements: np.ndarray) -> bool:
+    return elements.shape[0] == PAGE_DIMENSION and np.array_equal(
+        elements[:KEY_DIMENSION], page_key(0, 0, SEAL_COPY)
+    )
 
 
 @dataclass(frozen=True)

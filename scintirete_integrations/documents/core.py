@@ -14,7 +14,8 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from ..filters import compile as compile_filter
 from ..models import HnswConfig, Metric
-from .journal import Refresher, ensure_books_plan
+from .journal import Refresher
+from .pages import ensure_books_plan
 from .records import Record, check_ids
 from .vectors import VectorTable
 from .view import RESERVED_INFIX, Names, View
@@ -70,6 +71,11 @@ class CollectionCore:
 
     def new_view(self) -> View:
         return View(gen=self.name, vectors=VectorTable(self.metric))
+
+    def book(self) -> int:
+        """The newest book generation this store knows of: where its pages go."""
+        with self.lock:
+            return self.view.books[0] if self.view.books else 0
 
     def new_token(self) -> str:
         return f"{self._writer}{next(self._counter):x}"

@@ -36,7 +36,17 @@ import numpy as np
 from ..errors import AlreadyExistsError, NotFoundError, ScintireteError
 from ..models import Metric
 from .core import CollectionCore
-from .journal import BOOK_DIMENSION, index_checkpoint_plan, write_page_plan
+from .journal import index_checkpoint_plan
+from .pages import (
+    BOOK_DIMENSION,
+    books_plan,
+    ensure_book_plan,
+    read_stored_plan,
+    seal_plan,
+    sealed_plan,
+    store_plan,
+    write_page_plan,
+)
 from .records import Entry, check_metadata, entry_json, page_json, page_limit, split_pages
 from .view import RESERVED_INFIX
 
@@ -45,6 +55,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+GARBAGE_SHARE = 4  # a book or data collection is rebuilt once a 1/GARBAGE_SHARE of it is not needed
 LOCK_TTL = 600.0  # seconds after which a compaction lock is taken to belong to a dead process
 _COPY_BATCH = 256
 _TIME_KEY = "taken"
@@ -60,13 +71,20 @@ def stale_vectors(core: CollectionCore) -> tuple[int, int]:
 
 
 def maybe_compact_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> Plan[None]:
-    """Compact when old versions outnumber records, or checkpoint when the journal outgrew them."""
+    """Checkpoint into a new book when the current one holds a quarter more than the records need,
+    rebuilding the data collection too when its old versions reach a quarter of the records.
+
+    So the server keeps at most about 1.25 times what the visible records take, whatever the
+    write history (and ``compact_min_hidden`` more, which keeps small collections from
+    checkpointing at every write).
+    """
     if not core.auto_compact:
         return
-    stale, live = stale_vectors(core)
+    stale, _ = stale_vectors(core)
     view = core.view
-    rebuild = (stale >= core.compact_min_hidden and stale > live) or len(view.strays) >= 1000
-    checkpoint = view.since_checkpoint >= max(core.compact_min_hidden, 2 * len(view.records))
+    enough = max(core.compact_min_hidden, len(view.records) // GARBAGE_SHARE)
+    rebuild = stale >= enough or len(view.strays) >= 1000
+    checkpoint = view.book_garbage() >= enough
     if not (rebuild or checkpoint):
         return
     try:
@@ -170,6 +188,32 @@ def _lock_plan(core: CollectionCore, client: _BaseClient, timeout: Timeout) -> P
     return None
 
 
+def _fresh_book_plan(
+    core: CollectionCore, client: _BaseClient, old: int, new: int, timeout: Timeout
+) -> Plan[None]:
+    """Create book ``new``; one a dead compaction left before sealing ``old`` holds only its parts."""
+    if not (yield from sealed_plan(client, core.names, old, timeout)):
+        with contextlib.suppress(NotFoundError):
+            yield from client._drop_collection_plan(core.db, core.names.book(new), timeout)
+    yield from ensure_book_plan(client, core.names, new, timeout)
+
+
+def _carry_plan(
+    core: CollectionCore, client: _BaseClient, lease: _Lease, upto: int, old: int, new: int, timeout: Timeout
+) -> Plan[None]:
+    """Copy pages after ``upto`` from the sealed book ``old`` into ``new``, where not there yet."""
+    info = yield from client._get_collection_info_plan(core.db, core.names.journal, timeout)
+    seqs = list(range(upto + 1, info.total_inserted + 1))
+    for start in range(0, len(seqs), _COPY_BATCH):
+        yield from lease.renew_plan(client, timeout)
+        batch = seqs[start : start + _COPY_BATCH]
+        there = yield from read_stored_plan(client, core.names, new, batch, timeout)
+        wanted = [seq for seq in batch if seq not in there]
+        stored = yield from read_stored_plan(client, core.names, old, wanted, timeout)
+        for seq, data in stored.items():  # a page missing from both is in flight: its writer carries it
+            yield from store_plan(client, core.names, seq, data, new, timeout)
+
+
 def _abandoned(core: CollectionCore, taken: float | None) -> bool:
     """Whether a lock taken at ``taken`` (None: no time written yet) belongs to a dead holder.
 
@@ -244,20 +288,32 @@ def _checkpoint_plan(
                 None,
                 timeout,
             )
+    old_book = core.book()
+    new_book = old_book + 1
+    yield from _fresh_book_plan(core, client, old_book, new_book, timeout)
     parts: list[int] = []
     for rows in split_pages([entry_json(e) for e in entries], page_limit(client.max_message_bytes)):
         yield from lease.renew_plan(client, timeout)
-        parts.append(
-            (yield from write_page_plan(client, core.names, page_json(rows, (), as_of=upto), timeout))
-        )
+        text = page_json(rows, (), as_of=upto)
+        parts.append((yield from write_page_plan(client, core.names, text, new_book, timeout))[0])
+    # Seal the old book, then carry what it got since ``upto``: a writer that stored a page
+    # there before the seal is carried here; one that stores after it sees the seal and
+    # stores the page in the new book itself (pages.py).
+    yield from seal_plan(client, core.names, old_book, timeout)
+    yield from _carry_plan(core, client, lease, upto, old_book, new_book, timeout)
     marker = (parts[0], parts[-1], upto) if parts else (upto, upto, upto)
     yield from lease.confirm_plan(client, timeout)  # a marker and the drops below need the lock
-    seq = yield from write_page_plan(
-        client, core.names, page_json((), (), checkpoint=marker, switch_to=gen), timeout
-    )
+    page = page_json((), (), checkpoint=marker, switch_to=gen, book=new_book)
+    seq, _ = yield from write_page_plan(client, core.names, page, new_book, timeout)
     yield from index_checkpoint_plan(client, core.names, marker, seq, timeout)
     yield from core.view_plan(client, timeout)  # applies the parts and the marker, in journal order
     logger.info("checkpointed %r at page %d (%d records, as of page %d)", core.name, seq, len(entries), upto)
+    for generation in (yield from books_plan(client, core.names, timeout)):
+        if generation < new_book:  # nobody needs it: new stores start at the marker, old ones read anew
+            with contextlib.suppress(NotFoundError):
+                yield from client._drop_collection_plan(core.db, core.names.book(generation), timeout)
+    with core.lock:
+        core.view.books = [g for g in core.view.books if g >= new_book]
     if gen is None:
         return True
     current = core.view.gen

@@ -96,6 +96,7 @@ class Page:
     as_of: int = 0  # a checkpoint part: the state as of this page (0: the page's own number)
     checkpoint: tuple[int, int, int] | None = None  # a marker: parts first..last hold the state as of upto
     switch_to: str | None = None  # with a marker: the data collection searches go to from now on
+    book: int | None = None  # with a marker: the book generation that holds the checkpoint and what follows
 
 
 def relevance_score(metric: Metric | str, distance: float) -> float:
@@ -224,6 +225,7 @@ def page_json(
     as_of: int = 0,
     checkpoint: tuple[int, int, int] | None = None,
     switch_to: str | None = None,
+    book: int | None = None,
 ) -> str:
     """A page from pre-encoded upserts (:func:`entry_json`) and deleted ids (fields as in :class:`Page`)."""
     parts = [f'"f":{PAGE_FORMAT}', f'"u":[{",".join(upserts)}]']
@@ -235,6 +237,8 @@ def page_json(
         parts.append('"k":' + json.dumps([int(n) for n in checkpoint]))
     if switch_to is not None:
         parts.append('"s":' + json.dumps(switch_to, ensure_ascii=False))
+    if book is not None:
+        parts.append(f'"b":{int(book)}')
     return "{" + ",".join(parts) + "}"
 
 
@@ -258,6 +262,7 @@ def decode_page(stored: bytes) -> Page:
         int(raw.get("a", 0)),
         None if marker is None else (int(marker[0]), int(marker[1]), int(marker[2])),
         None if switch_to is None else str(switch_to),
+        None if raw.get("b") is None else int(raw["b"]),
     )
 
 

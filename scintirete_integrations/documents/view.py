@@ -54,6 +54,9 @@ class View:
     applied_above: set[int] = field(default_factory=set)
     pending: dict[int, float] = field(default_factory=dict)  # page -> when first found missing
     voided: int = 0  # page numbers skipped as void: writers that died before storing their page
+    books: list[int] = field(default_factory=list)  # book generations known to exist, newest first
+    checkpoint_upto: int = 0  # the newest applied checkpoint restates pages 1..this
+    book_entries: int = 0  # entries the newest checkpoint restated (they sit in the current book)
     match_cache: dict[str, list[str]] = field(default_factory=dict)  # filter -> matching ids, until a write
 
     def missing(self, total: int) -> list[int]:
@@ -88,6 +91,9 @@ class View:
             self.since_checkpoint += len(page.upserts) + len(page.deletes)
         if page.checkpoint is not None and seq > self.checkpoint_seq:
             self.checkpoint_seq, self.since_checkpoint = seq, 0
+            self.checkpoint_upto, self.book_entries = page.checkpoint[2], len(self.records)
+        if page.book is not None:
+            self.know_book(page.book)
         if page.switch_to is not None and seq > self.switch_seq:
             self.switch_seq, self.gen = seq, page.switch_to
             self.switches += 1
@@ -101,6 +107,15 @@ class View:
             self.applied_upto += 1
             self.applied_above.discard(self.applied_upto)
         self.pending = {s: t for s, t in self.pending.items() if s > self.applied_upto}
+
+    def know_book(self, generation: int) -> None:
+        """Note that book ``generation`` exists (pages may be looked up in it)."""
+        if generation not in self.books:
+            self.books = sorted({*self.books, generation}, reverse=True)
+
+    def book_garbage(self) -> int:
+        """Entries in the current book that no visible record needs: superseded, deleted, or deletes."""
+        return max(self.book_entries + self.since_checkpoint - len(self.records), 0)
 
     def records_for(self, digest: bytes) -> set[str]:
         """The visible records whose vector has this digest (a search hit's elements)."""
@@ -143,9 +158,18 @@ class Names:
     def journal(self) -> str:
         return self.name + JOURNAL_SUFFIX
 
-    @property
-    def book(self) -> str:
-        return self.name + BOOK_SUFFIX
+    def book(self, generation: int) -> str:
+        """Book ``generation``: each checkpoint writes into the next one and drops the older."""
+        return self.name + BOOK_SUFFIX + (f".{generation}" if generation else "")
+
+    def book_generation(self, collection: str) -> int | None:
+        """The generation of a book collection of this name, or None when it is not one."""
+        prefix = self.name + BOOK_SUFFIX
+        if collection == prefix:
+            return 0
+        if collection.startswith(prefix + ".") and collection[len(prefix) + 1 :].isdigit():
+            return int(collection[len(prefix) + 1 :])
+        return None
 
     @property
     def index(self) -> str:

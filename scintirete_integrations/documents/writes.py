@@ -23,8 +23,8 @@ from ..client import as_matrix, as_vector
 from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from .core import CollectionCore
-from .journal import write_page_plan
 from .maintenance import maybe_compact_plan
+from .pages import write_page_plan
 from .records import (
     Entry,
     Page,
@@ -138,8 +138,9 @@ def _write_entries_plan(
                 yield from core.ensure_plan(client, None, timeout)
     offset = 0
     for chunk in split_pages([row for _, row in tagged], page_limit(client.max_message_bytes)):
-        seq = yield from write_page_plan(client, core.names, page_json(chunk, ()), timeout)
+        seq, book = yield from write_page_plan(client, core.names, page_json(chunk, ()), core.book(), timeout)
         with core.lock:
+            core.view.know_book(book)
             core.view.apply(seq, Page(upserts=tuple(entries[offset : offset + len(chunk)])))
         offset += len(chunk)
 
@@ -159,8 +160,9 @@ def delete_plan(core: CollectionCore, client: _BaseClient, ids: Iterable[str], t
     offset = 0
     for chunk in split_pages(rows, page_limit(client.max_message_bytes)):
         part = targets[offset : offset + len(chunk)]
-        seq = yield from write_page_plan(client, core.names, page_json((), part), timeout)
+        seq, book = yield from write_page_plan(client, core.names, page_json((), part), core.book(), timeout)
         with core.lock:
+            core.view.know_book(book)
             core.view.apply(seq, Page(deletes=tuple(part)))
         offset += len(chunk)
     yield from maybe_compact_plan(core, client, timeout)

@@ -28,8 +28,8 @@ from scintirete_integrations import (
 from scintirete_integrations.client import Call
 from scintirete_integrations.documents import (
     OlderFormatError,
-    journal,
     maintenance,
+    pages,
     writes,
 )
 from scintirete_integrations.lite import LiteServer
@@ -183,7 +183,7 @@ def test_a_writer_slower_than_its_deadline_writes_its_page_again(
         def monotonic() -> float:
             return next(clock, 200.0)
 
-    monkeypatch.setattr(journal, "time", Clock)
+    monkeypatch.setattr(pages, "time", Clock)
     assert docs.upsert([Record("late", "t", unit(1, 2, 3, 4))]) == ["late"]
     monkeypatch.undo()
     assert client.get_collection_info(DB, "slow.__sci_journal").vector_count == 3  # seed, late twice
@@ -197,7 +197,7 @@ def test_a_writer_that_is_always_late_acknowledges_nothing(
 ) -> None:
     docs = fresh(client, "tooslow")
     docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
-    monkeypatch.setattr(journal, "WRITE_DEADLINE", -1.0)
+    monkeypatch.setattr(pages, "WRITE_DEADLINE", -1.0)
     with pytest.raises(UnavailableError, match="nothing was acknowledged"):
         docs.upsert([Record("late", "t", unit(1, 2, 3, 4))])
 
@@ -359,18 +359,18 @@ def test_a_view_another_thread_began_from_page_one_does_not_skip_to_a_checkpoint
 ) -> None:
     docs = DocumentCollection("began", client, db=DB, metric="l2", auto_compact=False)
     docs.upsert([Record("gone", "t", unit(1, 1, 1, 1))])  # page 1
+    page_one = client._run(pages.read_pages_plan(client, docs._core.names, [0], [1], None))[0][1]
     docs.delete(["gone"])  # page 2
     docs.upsert([Record("kept", "t", unit(1, 2, 3, 4))])
-    assert docs.compact() is True  # a checkpoint restating pages 1 to 3
+    assert docs.compact() is True  # a checkpoint restating pages 1 to 3, in a new book
     reader = fresh(client, "began")
     core = reader._core
     refresh = Stepper(client, core.refresher.refresh_plan(client, core.view, None))
     refresh.run_until("Search", "began.__sci_index")  # this thread looks the checkpoint up ...
-    page_one = client._run(journal.read_pages_plan(client, core.names, [1], None))[1]
     with core.lock:
         core.view.apply(1, page_one)  # ... while another, reading from page 1, has applied page 1
     refresh.finish()
-    assert [r.id for r in reader.scan()] == ["kept"]  # page 2 was read, not skipped
+    assert [r.id for r in reader.scan()] == ["kept"]  # page 2's delete was not skipped
 
 
 def test_checkpoint_parts_never_undo_a_newer_write(client: ScintireteClient) -> None:

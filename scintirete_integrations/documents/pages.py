@@ -1,0 +1,311 @@
+"""Pages on the server: numbered in the journal, their bytes stored in a book, found by key.
+
+A writer inserts one small vector into the journal ``<name>.__sci_journal``: the server
+numbers the journal's vectors 1, 2, 3, ... and never reuses a number. Then it stores the
+page's bytes in the current *book* in page vectors keyed by that number (:mod:`.book`). A
+reader finds page ``n`` with one search for chunk 0, and one for the rest of a longer page.
+
+Books have generations (``<name>.__sci_book``, ``.1``, ``.2``, ...): each checkpoint writes
+into the next one, *seals* the old one, carries the pages written since it began, and drops
+the old book once its marker is written, so the server keeps one restatement of the
+records plus what came after it, not the history. A writer that finds the book it stored
+into sealed also stores the page in the next generation; a page is looked up in every book
+that exists, newest first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._wire import hit_elements
+from ..client import Call, Plan, Timeout
+from ..errors import NotFoundError, UnavailableError
+from ..models import Metric
+from . import book
+from .records import Page, decode_page
+from .view import Names
+
+if TYPE_CHECKING:
+    from ..client import _BaseClient
+
+logger = logging.getLogger(__name__)
+
+BOOK_DIMENSION = 8  # journal, index and lock vectors: random points of a small space
+BOOK_M = 32
+BOOK_EF_CONSTRUCTION = 200
+PAGE_EF_CONSTRUCTION = 64  # page vectors are, in effect, random 8-d points: an easy graph
+MAX_COPIES = 3  # a writer stores copies of a chunk up to this many while a search cannot find one
+WRITE_DEADLINE = 5.0  # seconds from numbering a page to storing it, past which a writer writes again
+PROBE_BATCH = 16  # look-ups sent at once: bounds a first read's transient memory
+_PROBE_EF = 64
+
+#: What a book holds for a page number: its stored bytes, or None for a void mark.
+Stored = bytes | None
+
+
+class _Late(Exception):
+    """A page was stored too long after its number was given out to be acknowledged."""
+
+
+def journal_vector() -> np.ndarray:
+    return np.random.default_rng().standard_normal((1, BOOK_DIMENSION)).astype(np.float32)
+
+
+# -- finding books -----------------------------------------------------------------------------------
+
+
+def books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Plan[list[int]]:
+    """The book generations that exist, newest first."""
+    try:
+        collections = yield from client._list_collections_plan(names.db, timeout)
+    except NotFoundError:
+        return []
+    found = (names.book_generation(info.name) for info in collections)
+    return sorted((g for g in found if g is not None), reverse=True)
+
+
+def ensure_book_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[None]:
+    yield from client._ensure_collection_plan(
+        names.db, names.book(generation), Metric.L2, BOOK_M, PAGE_EF_CONSTRUCTION, timeout
+    )
+
+
+def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Plan[None]:
+    """Create the first book, then the journal (its existence is what makes the collection exist)."""
+    yield from ensure_book_plan(client, names, 0, timeout)
+    yield from client._ensure_collection_plan(
+        names.db, names.journal, Metric.L2, BOOK_M, BOOK_EF_CONSTRUCTION, timeout
+    )
+
+
+def sealed_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[bool]:
+    """Whether book ``generation`` is sealed (or gone): a checkpoint is moving to the next one."""
+    request = client._search_request(
+        names.db, names.book(generation), book.probe_vector(0, book.SEAL_COPY), 1, _PROBE_EF, True
+    )
+    try:
+        response = yield Call("Search", request, timeout)
+    except NotFoundError:
+        return True
+    return any(book.is_seal(hit_elements(item)) for item in response.results)
+
+
+def seal_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[None]:
+    yield from client._insert_vectors_plan(
+        names.db, names.book(generation), book.seal_vector(), None, timeout
+    )
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def _lookups(
+    client: _BaseClient, names: Names, generation: int, wanted: list[tuple[int, int, int]], timeout: Timeout
+) -> Plan[list[list[np.ndarray]]]:
+    """For each (page, copy, how many), the elements of that many vectors nearest the page's key.
+
+    :data:`PROBE_BATCH` searches go out at a time, which bounds a first read's transient memory.
+    """
+    found: list[list[np.ndarray]] = []
+    collection = names.book(generation)
+    for start in range(0, len(wanted), PROBE_BATCH):
+        batch = wanted[start : start + PROBE_BATCH]
+        calls = [
+            Call(
+                "Search",
+                client._search_request(
+                    names.db, collection, book.probe_vector(seq, copy), n, max(n, _PROBE_EF), True
+                ),
+                timeout,
+            )
+            for seq, copy, n in batch
+        ]
+        answers = yield calls
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+            found.append([hit_elements(item) for item in answer.results])
+    return found
+
+
+def _chunks_of(
+    client: _BaseClient, names: Names, generation: int, wanted: dict[int, int], timeout: Timeout
+) -> Plan[dict[int, dict[int, book.Chunk]]]:
+    """Chunks of pages ``wanted`` (page -> how many to ask for), any copy, by chunk number."""
+    got: dict[int, dict[int, book.Chunk]] = {seq: {} for seq in wanted}
+    for copy in range(MAX_COPIES):
+        todo = [(seq, copy, n) for seq, n in wanted.items() if len(got[seq]) < max(n, 1)]
+        if not todo:
+            break
+        results = yield from _lookups(client, names, generation, todo, timeout)
+        for (seq, _, _), hits in zip(todo, results, strict=True):
+            for elements in hits:
+                number = book.chunk_number(elements, seq, copy)
+                chunk = None if number is None else book.read_chunk(elements)
+                if chunk is not None and number is not None:
+                    got[seq].setdefault(number, chunk)
+    return got
+
+
+def read_stored_plan(
+    client: _BaseClient, names: Names, generation: int, seqs: list[int], timeout: Timeout
+) -> Plan[dict[int, Stored]]:
+    """What book ``generation`` holds for pages ``seqs``; absent when it holds nothing readable.
+
+    One search per page finds chunk 0, which tells how many chunks the page has; a second
+    search per longer page returns all of them (they are its key's nearest vectors). Later
+    copies are asked for only where a chunk is still missing. NotFoundError: no such book.
+    """
+    firsts = yield from _chunks_of(client, names, generation, dict.fromkeys(seqs, 1), timeout)
+    sizes = {seq: chunks[0].chunks for seq, chunks in firsts.items() if 0 in chunks}
+    whole = yield from _chunks_of(
+        client, names, generation, {s: n for s, n in sizes.items() if n > 1}, timeout
+    )
+    found: dict[int, Stored] = {}
+    for seq, n in sizes.items():
+        chunks = firsts[seq] if n == 1 else whole[seq]
+        parts = [chunks.get(c) for c in range(n)]
+        stored = None if None in parts else book.assemble(parts)  # type: ignore[arg-type]
+        if stored is not None:
+            found[seq] = stored
+    absent = [seq for seq in seqs if seq not in found]
+    if absent:
+        marks = yield from _lookups(
+            client, names, generation, [(seq, book.VOID_COPY, 1) for seq in absent], timeout
+        )
+        for seq, hits in zip(absent, marks, strict=True):
+            if any(book.is_void(elements, seq) for elements in hits):
+                found[seq] = None
+    return found
+
+
+def read_pages_plan(
+    client: _BaseClient, names: Names, books: list[int], seqs: list[int], timeout: Timeout
+) -> Plan[tuple[dict[int, Page | None], list[int]]]:
+    """Pages ``seqs`` from the ``books`` given (newest first): a Page, or None for a void mark;
+    absent when no book holds it. Also the books that turned out not to exist."""
+    pages: dict[int, Page | None] = {}
+    gone: list[int] = []
+    for generation in books:
+        wanted = [seq for seq in seqs if seq not in pages]
+        if not wanted:
+            break
+        try:
+            stored = yield from read_stored_plan(client, names, generation, wanted, timeout)
+        except NotFoundError:
+            gone.append(generation)
+            continue
+        for seq, data in stored.items():
+            if data is None:
+                pages[seq] = None
+                continue
+            try:
+                pages[seq] = decode_page(data)
+            except ValueError:
+                logger.warning("page %d of %r does not decode; it is looked for again", seq, names.name)
+    return pages, gone
+
+
+# -- writing -----------------------------------------------------------------------------------------
+
+
+def write_page_plan(
+    client: _BaseClient, names: Names, text: str, generation: int, timeout: Timeout
+) -> Plan[tuple[int, int]]:
+    """Number one page (JSON ``text``) in the journal and store it; its number and the newest
+    book generation it is stored in.
+
+    The page is stored within :data:`WRITE_DEADLINE` of being numbered, or written again under a
+    new number (a reader may have voided the old one meanwhile).
+    """
+    stored = book.pack(text)
+    for _ in range(3):
+        try:
+            return (yield from _write_once_plan(client, names, stored, generation, timeout))
+        except _Late:
+            logger.warning("a page of %r was stored late; writing it again under a new number", names.name)
+    raise UnavailableError(
+        f"the server took longer than {WRITE_DEADLINE:g} s to store each of three pages of collection "
+        f"{names.name!r}; nothing was acknowledged. Retry when it is less loaded",
+        rpc="InsertVectors",
+    )
+
+
+def _write_once_plan(
+    client: _BaseClient, names: Names, stored: bytes, generation: int, timeout: Timeout
+) -> Plan[tuple[int, int]]:
+    started = time.monotonic()
+    ids = yield from client._insert_vectors_plan(names.db, names.journal, journal_vector(), None, timeout)
+    seq = int(ids[0])
+    generation = yield from store_plan(client, names, seq, stored, generation, timeout)
+    if time.monotonic() - started > WRITE_DEADLINE:
+        raise _Late
+    return seq, (yield from _follow_seals_plan(client, names, seq, stored, generation, timeout))
+
+
+def store_plan(
+    client: _BaseClient, names: Names, seq: int, stored: Stored, generation: int, timeout: Timeout
+) -> Plan[int]:
+    """Store page ``seq`` (bytes, or None for a void mark) in book ``generation``, or in the newest
+    book when that one was dropped; the generation it went to."""
+    rows = book.void_vector(seq) if stored is None else book.page_vectors(seq, stored)
+    for _ in range(3):
+        try:
+            yield from client._insert_vectors_plan(names.db, names.book(generation), rows, None, timeout)
+            break
+        except NotFoundError:
+            books = yield from books_plan(client, names, timeout)
+            if not books:
+                raise
+            generation = books[0]
+    if stored is not None:
+        yield from _ensure_findable_plan(client, names, generation, seq, stored, timeout)
+    return generation
+
+
+def _follow_seals_plan(
+    client: _BaseClient, names: Names, seq: int, stored: bytes, generation: int, timeout: Timeout
+) -> Plan[int]:
+    """While the book holding page ``seq`` is sealed, store the page in the next one too.
+
+    A checkpoint seals its book before it carries the pages written since it began into the
+    next, so a page stored before the seal is carried, and one stored after it is copied here.
+    """
+    while (yield from sealed_plan(client, names, generation, timeout)):
+        generation += 1
+        try:
+            present = yield from read_stored_plan(client, names, generation, [seq], timeout)
+        except NotFoundError:
+            present = {}
+        if present.get(seq) != stored:
+            generation = yield from store_plan(client, names, seq, stored, generation, timeout)
+    return generation
+
+
+def _ensure_findable_plan(
+    client: _BaseClient, names: Names, generation: int, seq: int, stored: bytes, timeout: Timeout
+) -> Plan[None]:
+    """Check every chunk of page ``seq`` can be found; store further copies of those that cannot."""
+    rows = book.page_vectors(seq, stored)
+    missing = list(range(len(rows)))
+    for copy in range(MAX_COPIES):
+        [hits] = yield from _lookups(client, names, generation, [(seq, copy, len(rows))], timeout)
+        present = {book.chunk_number(elements, seq, copy): elements for elements in hits}
+        missing = [c for c in missing if not _same(present.get(c), rows[c], seq, c, copy)]
+        if not missing or copy + 1 == MAX_COPIES:
+            break
+        logger.info("storing copy %d of %d chunks of page %d of %r", copy + 1, len(missing), seq, names.name)
+        copies = book.page_vectors(seq, stored, copy + 1)[missing]
+        yield from client._insert_vectors_plan(names.db, names.book(generation), copies, None, timeout)
+
+
+def _same(elements: np.ndarray | None, row: np.ndarray, seq: int, chunk: int, copy: int) -> bool:
+    if elements is None:
+        return False
+    expected = row.copy()
+    expected[: book.KEY_DIMENSION] = book.page_key(seq, chunk, copy)
+    return bool(np.array_equal(elements, expected))
