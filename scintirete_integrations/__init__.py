@@ -20,6 +20,7 @@ from .documents import AsyncDocumentCollection, DocumentCollection, Record, Scor
 from .errors import (
     AlreadyExistsError,
     AuthenticationError,
+    ClosedError,
     DeadlineExceededError,
     InternalError,
     InvalidArgumentError,
@@ -50,6 +51,7 @@ __all__ = [
     "AsyncScintireteClient",
     "AuthenticationError",
     "BgSaveResult",
+    "ClosedError",
     "CollectionInfo",
     "DeadlineExceededError",
     "DocumentCollection",

@@ -13,7 +13,8 @@ Every failure of a call reaches the user as one of these; a raw
     ├── RateLimitedError            RESOURCE_EXHAUSTED (retried)
     ├── UnavailableError            UNAVAILABLE: server down or unreachable (retried when safe)
     ├── DeadlineExceededError       DEADLINE_EXCEEDED (also a TimeoutError)
-    └── InternalError               INTERNAL, UNKNOWN and every other status
+    ├── InternalError               INTERNAL, UNKNOWN and every other status
+    └── ClosedError                 the store was closed (client-side, no status; also a RuntimeError)
 
 The Lite server reads the same table backwards (:func:`code_for`), so a
 mistake gets the same status from Lite as from a real server.
@@ -29,6 +30,7 @@ import grpc
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
+    "ClosedError",
     "DeadlineExceededError",
     "InternalError",
     "InvalidArgumentError",
@@ -130,6 +132,10 @@ class InternalError(ScintireteError):
     """The server failed (INTERNAL, UNKNOWN, or a status with no closer match)."""
 
     default_code = grpc.StatusCode.INTERNAL
+
+
+class ClosedError(ScintireteError, RuntimeError):
+    """The store (or its document collection) was closed; make a new one to go on."""
 
 
 _CLASS_FOR_CODE: dict[grpc.StatusCode, type[ScintireteError]] = {

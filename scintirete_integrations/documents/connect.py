@@ -6,10 +6,13 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ..client import AsyncScintireteClient, ScintireteClient
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .collection import AsyncDocumentCollection, DocumentCollection
 
 _embedded_servers: dict[str | None, Any] = {}
 _embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
@@ -120,19 +123,33 @@ class ClosesWhatItMade:
     """
 
     _owned_clients: list[Client]
+    _collection: DocumentCollection
+    _async_collection: AsyncDocumentCollection
 
     def close(self) -> None:
-        """Close the blocking client this store made (a passed-in ``client`` stays open).
+        """Close the store: every later call raises ClosedError, at once.
 
-        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
-        Use the store as a context manager to close it on leaving the block.
+        The blocking client this store made is closed (a passed-in ``client`` stays open). The
+        asyncio client's channels close with their event loop, or now with :meth:`aclose`. Use
+        the store as a context manager to close it on leaving the block::
+
+            with ScintireteVectorStore(embeddings, data_dir="./kb") as store:
+                store.add_texts(["a note"])
+            store.similarity_search("note")   # ClosedError: ... is closed
         """
+        owner = f"{type(self).__name__} {self._collection.name!r}"
+        self._collection._close_for(owner)
+        self._async_collection._close_for(owner)
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
                 close_client(client)
 
+    def _check_open(self) -> None:
+        """ClosedError if the store was closed (for work that would start before a server call)."""
+        self._collection._check_open()
+
     async def aclose(self) -> None:
-        """Close both clients this store made (passed-in clients stay open)."""
+        """Close the store and both clients it made (passed-in clients stay open)."""
         for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
             if isinstance(client, AsyncScintireteClient):
                 await client.close()

@@ -211,13 +211,15 @@ class Reads(VectorStore):
         return await self._async_collection.search(vector, k, ids=allowed, include_vector=include_vector)
 
     def _search_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
-        where, predicate = split_filter(filter)  # a bad filter fails before any embedding is paid for
+        self._collection._check_open()  # a closed store fails before any embedding is paid for
+        where, predicate = split_filter(filter)  # and so does a bad filter
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
                 return self._collection.search_text(query, k, filter=where, model=self._embedding_model)
         return self._search_vector(self._embeddings.embed_query(query), k, filter)
 
     async def _asearch_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
+        self._collection._check_open()
         where, predicate = split_filter(filter)
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
@@ -384,7 +386,8 @@ class Reads(VectorStore):
     ) -> list[Document]:
         """``k`` diverse documents for ``query``; see :meth:`max_marginal_relevance_search_by_vector`."""
         reject_extra_search("max_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
-        split_filter(filter)  # a bad filter fails before any embedding is paid for
+        self._collection._check_open()  # a closed store or a bad filter fails before any embedding
+        split_filter(filter)
         vector = self._embeddings.embed_query(query)
         return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
 
@@ -399,6 +402,7 @@ class Reads(VectorStore):
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
         reject_extra_search("amax_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        self._collection._check_open()
         split_filter(filter)
         vector = await self._embeddings.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)

@@ -11,7 +11,7 @@ Persistent, with server-side embeddings::
                         embedding=OpenAIEmbeddings("https://api.openai.com/v1", key))
     server.start()
     ...
-    server.stop()  # snapshots, so the next start replays one file
+    server.stop()  # snapshots what was written, so the next start replays one file
 """
 
 from __future__ import annotations
@@ -305,6 +305,8 @@ class LiteServer:
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving (letting calls finish for ``grace`` seconds), snapshot, release the directory.
 
+        The snapshot is taken only when something was written since the last one.
+
         With no call in flight it returns at once. A graceful stop tells connected clients so
         without an error; ``grace=None`` cancels every call at once, and grpc then logs a GOAWAY
         line in each client process still connected.
@@ -321,8 +323,10 @@ class LiteServer:
             self._executor.shutdown(wait=True)  # handlers still running finish before the snapshot
             self._executor = None
         try:
-            if engine.persistent:
-                engine.save()  # the next start then replays one snapshot instead of a long log
+            # The next start then replays one snapshot instead of a long log. With nothing written
+            # since the last snapshot, rewriting it (hundreds of MB for a large store) gains nothing.
+            if engine.unsaved:
+                engine.save()
         except Exception:
             logger.exception("snapshot at shutdown failed; the log still holds every write")
         finally:

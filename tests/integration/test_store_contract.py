@@ -5,8 +5,10 @@ Each test runs the LangChain and the LlamaIndex store over the same Lite server.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,9 @@ from langchain_core.documents import Document
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores import MetadataFilter, MetadataFilters, VectorStoreQuery
 
-from scintirete_integrations import InvalidArgumentError
+from scintirete_integrations import ClosedError, InvalidArgumentError
 from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
+from scintirete_integrations.lite import LiteServer
 from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaStore
 
 
@@ -168,3 +171,99 @@ async def test_the_document_layer_refuses_delete_where_with_an_empty_filter(lc_s
         with pytest.raises(InvalidArgumentError, match="call clear"):
             await lc_store.async_collection.delete_where(where)
     assert lc_store.collection.count() == 1
+
+
+# -- a closed store --------------------------------------------------------------------------------
+
+
+def _lc_calls(store: LangChainStore) -> list[Callable[[], object]]:
+    return [
+        lambda: store.get_by_ids(["x"]),
+        lambda: store.similarity_search("a"),
+        lambda: store.max_marginal_relevance_search("a"),
+        lambda: store.add_texts(["b"]),
+        lambda: store.delete(["x"]),
+        lambda: store.get(),
+        lambda: store.collection.count(),
+    ]
+
+
+@pytest.mark.parametrize("persisted", [False, True], ids=["in-memory", "data_dir"])
+async def test_a_closed_langchain_store_says_so_at_once(tmp_path: Path, persisted: bool) -> None:
+    from langchain_core.embeddings import Embeddings
+
+    class Axis(AxisEmbeddings, Embeddings):
+        pass
+
+    options: dict[str, Any] = {"data_dir": tmp_path / "kb"} if persisted else {}
+    name = f"closed-{uuid.uuid4().hex[:8]}"
+    with LangChainStore(Axis(), collection_name=name, **options) as store:
+        store.add_texts(["a"], ids=["x"])
+    for call in _lc_calls(store):
+        with pytest.raises(ClosedError, match=f"ScintireteVectorStore '{name}' is closed"):
+            call()
+    with pytest.raises(ClosedError, match="is closed"):
+        await store.asimilarity_search("a")
+    with pytest.raises(ClosedError, match="is closed"):
+        await store.aadd_texts(["b"])
+    store.close()  # closing twice is fine
+    assert store.collection.closed and store.async_collection.closed
+    reopened = LangChainStore(Axis(), collection_name=name, **options)
+    assert [doc.id for doc in reopened.get()] == ["x"]  # a new store goes on
+    reopened.delete_collection()
+    reopened.close()
+
+
+@pytest.mark.parametrize("persisted", [False, True], ids=["in-memory", "data_dir"])
+async def test_a_closed_llama_index_store_says_so_at_once(tmp_path: Path, persisted: bool) -> None:
+    options: dict[str, Any] = {"data_dir": tmp_path / "kb"} if persisted else {}
+    name = f"closed-{uuid.uuid4().hex[:8]}"
+    store = LlamaStore(name, **options)
+    store.add([_node("x", [1.0, 0.0])])
+    await store.aclose()
+    query = VectorStoreQuery(query_embedding=[1.0, 0.0])
+    for call in [
+        lambda: store.get_nodes(),
+        lambda: store.query(query),
+        lambda: store.add([_node("y", [0.0, 1.0])]),
+    ]:
+        with pytest.raises(ClosedError, match=f"ScintireteVectorStore '{name}' is closed"):
+            call()
+    with pytest.raises(ClosedError, match="is closed"):
+        await store.aquery(query)
+    reopened = LlamaStore(name, **options)
+    assert [node.node_id for node in reopened.get_nodes()] == ["x"]
+    reopened.collection.drop()
+    reopened.close()
+
+
+def test_closing_a_store_that_only_read_leaves_the_snapshot_alone(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kb"
+    store = LlamaStore("kept", data_dir=data_dir)
+    store.add([_node("x", [1.0, 0.0])])
+    store.close()  # wrote: the server snapshots at stop
+    snapshot = next(path for path in data_dir.iterdir() if path.name.startswith("snapshot"))
+    before = os.stat(snapshot)
+    reader = LlamaStore("kept", data_dir=data_dir)
+    assert [node.node_id for node in reader.get_nodes()] == ["x"]
+    reader.close()
+    after = os.stat(snapshot)
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    )
+    writer = LlamaStore("kept", data_dir=data_dir)
+    writer.add([_node("y", [0.0, 1.0])])
+    writer.close()
+    assert os.stat(snapshot).st_ino != before.st_ino  # written: snapshotted again
+
+
+def test_lite_snapshots_at_stop_only_after_a_write(tmp_path: Path) -> None:
+    with LiteServer(tmp_path) as server:
+        server.engine.create_database("d")
+    snapshot = next(path for path in tmp_path.iterdir() if path.name.startswith("snapshot"))
+    before = os.stat(snapshot).st_ino
+    with LiteServer(tmp_path) as server:
+        assert server.engine.list_databases() == ["d"] and not server.engine.unsaved
+    assert os.stat(snapshot).st_ino == before
