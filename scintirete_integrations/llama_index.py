@@ -532,37 +532,42 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         node_ids: list[str] | None = None,
         filters: MetadataFilters | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[BaseNode]:
         """Nodes among ``node_ids`` (in that order) matching ``filters``; all nodes when neither is given.
 
-        Without ``node_ids`` the nodes come oldest write first; ``limit`` caps how many are returned.
+        Without ``node_ids`` the nodes come oldest write first. ``offset`` nodes are skipped and
+        at most ``limit`` returned, so pages follow one another::
+
+            store.get_nodes(filters=recent, limit=100, offset=200)   # the third page of 100
         """
-        _check_limit(limit)
+        wanted = _check_window(limit, offset)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = self._collection.scan(where, limit=limit) if limit != 0 else []
+            records = self._collection.scan(where, limit=wanted) if wanted != 0 else []
         elif where is None:
             records = self._collection.get(node_ids)
         else:
             records = _in_order(self._collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records[:limit]]
+        return [record_to_node(record) for record in records[offset:wanted]]
 
     async def aget_nodes(
         self,
         node_ids: list[str] | None = None,
         filters: MetadataFilters | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[BaseNode]:
         """Async :meth:`get_nodes`."""
-        _check_limit(limit)
+        wanted = _check_window(limit, offset)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = await self._async_collection.scan(where, limit=limit) if limit != 0 else []
+            records = await self._async_collection.scan(where, limit=wanted) if wanted != 0 else []
         elif where is None:
             records = await self._async_collection.get(node_ids)
         else:
             records = _in_order(await self._async_collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records[:limit]]
+        return [record_to_node(record) for record in records[offset:wanted]]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
@@ -614,9 +619,13 @@ def _record_batches(records: list[Record], batch_size: int) -> Iterable[list[Rec
         yield records[start : start + batch_size]
 
 
-def _check_limit(limit: int | None) -> None:
+def _check_window(limit: int | None, offset: int) -> int | None:
+    """How many records to read for ``limit`` after ``offset`` (None: all), once both are checked."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise InvalidArgumentError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+    return None if limit is None else offset + limit
 
 
 def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) -> dict[str, Any] | None:

@@ -265,3 +265,10 @@ def delete_filter(
             "To delete every document, call delete() with no arguments"
         )
     return where, predicate
+
+
+def either_filter(filter: DocumentFilter | None, where: DocumentFilter | None) -> DocumentFilter | None:
+    """``filter=``, or its alias ``where=`` (``get`` took only ``where`` before); not both."""
+    if filter is not None and where is not None:
+        raise InvalidArgumentError("pass filter= or its alias where=, not both")
+    return where if filter is None else filter

@@ -25,6 +25,7 @@ from ._records import (
     check_id_list,
     check_window,
     documents_passing,
+    either_filter,
     in_order,
     pages,
     reject_extra_search,
@@ -115,22 +116,24 @@ class Reads(VectorStore):
     def get(
         self,
         ids: Sequence[str] | None = None,
-        where: DocumentFilter | None = None,
+        filter: DocumentFilter | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        where: DocumentFilter | None = None,
     ) -> list[Document]:
-        """Stored documents without a query: those among ``ids`` (in that order) that pass ``where``.
+        """Stored documents without a query: those among ``ids`` (in that order) that pass ``filter``.
 
-        Without ``ids``, every document passing ``where`` (a filter dict or a callable, as
-        ``filter=`` elsewhere), oldest write first. ``offset`` documents are skipped and at most
-        ``limit`` returned. Unlike Chroma's ``get``, which returns a dict of columns, this returns
-        ``Document`` objects with their ids::
+        Without ``ids``, every document passing ``filter`` (a filter dict or a callable, as in
+        every other method), oldest write first. ``offset`` documents are skipped and at most
+        ``limit`` returned. ``where=`` is an alias of ``filter=`` (Chroma's name). Unlike Chroma's
+        ``get``, which returns a dict of columns, this returns ``Document`` objects with their ids::
 
-            store.get(where={"lang": "en"}, limit=10, offset=20)   # the third page of ten
+            store.get(filter={"lang": "en"}, limit=10, offset=20)   # the third page of ten
         """
         check_window(limit, offset)
         check_id_list(ids)
-        dict_where, predicate = split_filter(where)
+        dict_where, predicate = split_filter(either_filter(filter, where))
         if ids is not None:
             records = (
                 self._collection.get(ids)
@@ -145,14 +148,16 @@ class Reads(VectorStore):
     async def aget(
         self,
         ids: Sequence[str] | None = None,
-        where: DocumentFilter | None = None,
+        filter: DocumentFilter | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        where: DocumentFilter | None = None,
     ) -> list[Document]:
         """Async :meth:`get`."""
         check_window(limit, offset)
         check_id_list(ids)
-        dict_where, predicate = split_filter(where)
+        dict_where, predicate = split_filter(either_filter(filter, where))
         if ids is not None:
             records = (
                 await self._async_collection.get(ids)

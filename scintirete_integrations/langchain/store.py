@@ -104,7 +104,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         await store.asimilarity_search("France")              # every method has a native async twin
         store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.6})
         store.add_embeddings(texts, vectors, metadatas, ids)  # vectors computed elsewhere
-        store.get(where={"lang": "en"}, limit=10, offset=0)   # listing without a query, oldest first
+        store.get(filter={"lang": "en"}, limit=10, offset=0)  # listing without a query, oldest first
         for page in store.scroll({"lang": "en"}, batch_size=500): ...
         with ScintireteVectorStore(embeddings, address="db:9090", password="pw") as store: ...  # closes
 

@@ -267,3 +267,29 @@ def test_lite_snapshots_at_stop_only_after_a_write(tmp_path: Path) -> None:
     with LiteServer(tmp_path) as server:
         assert server.engine.list_databases() == ["d"] and not server.engine.unsaved
     assert os.stat(snapshot).st_ino == before
+
+
+# -- one name per idea -----------------------------------------------------------------------------
+
+
+async def test_langchain_get_takes_filter_like_every_other_method(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a", "b", "a b"], [{"n": 1}, {"n": 2}, {"n": 3}], ids=["x", "y", "z"])
+    odd = {"n": {"$in": [1, 3]}}
+    assert [doc.id for doc in lc_store.get(filter=odd)] == ["x", "z"]
+    assert [doc.id for doc in await lc_store.aget(filter=odd, limit=1, offset=1)] == ["z"]
+    assert [doc.id for doc in lc_store.get(where=odd)] == ["x", "z"]  # the alias still works
+    assert [doc.id for doc in lc_store.get(["z", "y", "x"], odd)] == ["z", "x"]
+    with pytest.raises(InvalidArgumentError, match="filter= or its alias where=, not both"):
+        lc_store.get(filter=odd, where=odd)
+
+
+async def test_llama_index_get_nodes_pages_with_offset(li_store: LlamaStore) -> None:
+    li_store.add([_node(f"n{i}", [1.0, float(i)], i=i) for i in range(5)])
+    assert [n.node_id for n in li_store.get_nodes(limit=2, offset=2)] == ["n2", "n3"]
+    assert [n.node_id for n in await li_store.aget_nodes(offset=3)] == ["n3", "n4"]
+    small = MetadataFilters(filters=[MetadataFilter(key="i", value=3, operator="<")])
+    assert [n.node_id for n in li_store.get_nodes(filters=small, limit=5, offset=1)] == ["n1", "n2"]
+    assert [n.node_id for n in li_store.get_nodes(["n4", "n0", "n2"], offset=1, limit=1)] == ["n0"]
+    assert li_store.get_nodes(offset=9) == []
+    with pytest.raises(InvalidArgumentError, match="offset"):
+        li_store.get_nodes(offset=-1)
