@@ -184,7 +184,8 @@ def metadata_filters_to_filter(filters: MetadataFilters | None) -> dict[str, Any
 
     AND, OR and NOT nest to any depth. NOT means "none of the filters match", as in LlamaIndex's own
     ``build_metadata_filter_fn``. An empty ``MetadataFilters`` matches everything. Keys with dots
-    reach into nested metadata (``"author.name"``). Returns None when there is nothing to filter.
+    reach into nested metadata (``"author.name"``), and a stored key holding dots wins over the
+    path. Returns None when there is nothing to filter.
 
     >>> metadata_filters_to_filter(MetadataFilters(filters=[MetadataFilter(key="year", value=2020, operator=">=")]))
     {'year': {'$gte': 2020}}

@@ -293,3 +293,33 @@ async def test_llama_index_get_nodes_pages_with_offset(li_store: LlamaStore) -> 
     assert li_store.get_nodes(offset=9) == []
     with pytest.raises(InvalidArgumentError, match="offset"):
         li_store.get_nodes(offset=-1)
+
+
+# -- keys that a filter must be able to reach ------------------------------------------------------
+
+
+def test_keys_holding_dots_can_be_filtered_in_both_stores(
+    lc_store: LangChainStore, li_store: LlamaStore
+) -> None:
+    metadata = {"file.name": "a.txt", "meta": {"v.2": "yes"}, "file": {"name": "shadowed"}}
+    lc_store.add_texts(["a", "b"], [metadata, {"file": {"name": "a.txt"}}], ids=["x", "y"])
+    li_store.add([_node("x", [1.0, 0.0], **metadata), _node("y", [0.0, 1.0], file={"name": "a.txt"})])
+    # x by its literal key "file.name", y (which has no such key) by the nested path.
+    assert [doc.id for doc in lc_store.get(filter={"file.name": "a.txt"})] == ["x", "y"]
+    assert [doc.id for doc in lc_store.get(filter={"meta.v.2": "yes"})] == ["x"]
+    assert [doc.id for doc in lc_store.get(filter={"file.name": "shadowed"})] == []  # the literal key wins
+    for key, value, expected in [("file.name", "a.txt", ["x", "y"]), ("meta.v.2", "yes", ["x"])]:
+        filters = MetadataFilters(filters=[MetadataFilter(key=key, value=value)])
+        assert [node.node_id for node in li_store.get_nodes(filters=filters)] == expected
+
+
+def test_keys_starting_with_a_dollar_are_refused_on_write(
+    lc_store: LangChainStore, li_store: LlamaStore
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"'\$price' starts with '\$'.*rename the key"):
+        lc_store.add_texts(["a"], [{"$price": 3}])
+    with pytest.raises(InvalidArgumentError, match="starts with"):
+        li_store.add([_node("x", [1.0, 0.0], **{"$price": 3})])
+    lc_store.add_texts(["a"], [{"price": {"$usd": 3}}], ids=["x"])  # nested, reachable as "price.$usd"
+    assert [doc.id for doc in lc_store.get(filter={"price.$usd": 3})] == ["x"]
+    assert lc_store.collection.count() == 1 and li_store.collection.count() == 0
