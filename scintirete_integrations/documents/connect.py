@@ -23,10 +23,13 @@ _embedded_lock = threading.Lock()
 
 
 def _embedded_server(data_dir: str | os.PathLike[str] | None) -> Any:
-    """The process-wide Lite server for ``data_dir`` (None: in memory), started on first use."""
+    """The process-wide Lite server for ``data_dir`` (None: in memory), started on first use.
+
+    The directory is named by its real path, so a symlink or a relative path to it finds the same server.
+    """
     from ..lite import LiteServer
 
-    key = os.path.abspath(os.fspath(data_dir)) if data_dir is not None else None
+    key = os.path.realpath(os.fspath(data_dir)) if data_dir is not None else None
     with _embedded_lock:
         server = _embedded_servers.get(key)
         if server is None:
@@ -87,7 +90,7 @@ def resolve_clients(
         with _embedded_lock:
             _embedded_clients.add(sync_client)
             if data_dir is not None:
-                _embedded_users.setdefault(os.path.abspath(os.fspath(data_dir)), weakref.WeakSet()).add(
+                _embedded_users.setdefault(os.path.realpath(os.fspath(data_dir)), weakref.WeakSet()).add(
                     sync_client
                 )
     return sync_client, AsyncScintireteClient(**settings)
