@@ -30,6 +30,7 @@ from .errors import (
     RequestTooLargeError,
     ScintireteError,
     UnavailableError,
+    UnimplementedError,
 )
 from .models import (
     BgSaveResult,
@@ -73,5 +74,6 @@ __all__ = [
     "ScoredRecord",
     "SearchHit",
     "UnavailableError",
+    "UnimplementedError",
     "__version__",
 ]
