@@ -23,6 +23,7 @@ from ._records import (
     DocumentFilter,
     check_batch_size,
     check_id_list,
+    check_score_threshold,
     check_window,
     documents_passing,
     either_filter,
@@ -308,7 +309,9 @@ class Reads(VectorStore):
         """
         reject_extra_search("similarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
         hits = self._search_vector(embedding, k, filter)
-        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+        return _relevance_pairs(
+            hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
+        )
 
     async def asimilarity_search_with_relevance_scores_by_vector(
         self,
@@ -322,7 +325,28 @@ class Reads(VectorStore):
         """Async :meth:`similarity_search_with_relevance_scores_by_vector`."""
         reject_extra_search("asimilarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
         hits = await self._asearch_vector(embedding, k, filter)
-        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+        return _relevance_pairs(
+            hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
+        )
+
+    def similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """``(document, relevance)`` pairs for ``query``, relevance in [0, 1], higher is closer.
+
+        Takes ``filter=`` and ``score_threshold=`` (pairs below it are dropped)::
+
+            store.similarity_search_with_relevance_scores("France", k=3, score_threshold=0.5)
+        """
+        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
+        return super().similarity_search_with_relevance_scores(query, k, **kwargs)
+
+    async def asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_relevance_scores`."""
+        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
+        return await super().asimilarity_search_with_relevance_scores(query, k, **kwargs)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         # LangChain's similarity_search_with_relevance_scores (and the score-threshold retriever)

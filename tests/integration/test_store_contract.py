@@ -323,3 +323,57 @@ def test_keys_starting_with_a_dollar_are_refused_on_write(
     lc_store.add_texts(["a"], [{"price": {"$usd": 3}}], ids=["x"])  # nested, reachable as "price.$usd"
     assert [doc.id for doc in lc_store.get(filter={"price.$usd": 3})] == ["x"]
     assert lc_store.collection.count() == 1 and li_store.collection.count() == 0
+
+
+# -- smaller things a new user hit -----------------------------------------------------------------
+
+
+async def test_a_blank_id_is_refused_instead_of_replaced(lc_store: LangChainStore) -> None:
+    for blank in ["", "  "]:
+        with pytest.raises(InvalidArgumentError, match=r"ids\[1\] is blank"):
+            lc_store.add_texts(["a", "b"], ids=["x", blank])
+        with pytest.raises(InvalidArgumentError, match="is blank"):
+            await lc_store.aadd_documents([Document("a", id=blank)])
+    assert lc_store.collection.count() == 0
+    assert len(lc_store.add_texts(["a"], ids=[None])) == 1  # None still means "generate one"
+
+
+async def test_a_score_threshold_that_is_not_a_number_is_refused(lc_store: LangChainStore) -> None:
+    lc_store.add_texts(["a"], ids=["x"])
+    for bad in ["0.5", True, float("nan")]:
+        with pytest.raises(InvalidArgumentError, match="score_threshold must be a number"):
+            lc_store.similarity_search_with_relevance_scores("a", score_threshold=bad)
+        with pytest.raises(InvalidArgumentError, match="score_threshold must be a number"):
+            await lc_store.asimilarity_search_with_relevance_scores("a", score_threshold=bad)
+        with pytest.raises(InvalidArgumentError, match="score_threshold must be a number"):
+            lc_store.similarity_search_with_relevance_scores_by_vector([1.0, 0.0], score_threshold=bad)
+    assert [
+        doc.id for doc, _ in lc_store.similarity_search_with_relevance_scores("a", score_threshold=1)
+    ] == ["x"]
+    assert lc_store.similarity_search_with_relevance_scores("b", score_threshold=np.float32(0.9)) == []
+
+
+def test_progress_writes_whole_lines_when_stderr_is_not_a_terminal(
+    lc_store: LangChainStore, li_store: LlamaStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lc_store.add_texts(["a", "b", "a b"], batch_size=1, progress=True)
+    li_store.add([_node(f"n{i}", [1.0, float(i)]) for i in range(2)], batch_size=1, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["add_texts"] * 3 + ["add"] * 2
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3", "1/2", "2/2"]
+
+
+def test_a_data_dir_reopened_through_a_symlink_is_the_same_directory(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    link = tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    first = LlamaStore("kept", data_dir=real)
+    first.add([_node("x", [1.0, 0.0])])
+    second = LlamaStore("kept", data_dir=link)  # was: "in use by another process"
+    assert [node.node_id for node in second.get_nodes()] == ["x"]
+    assert first.client.address == second.client.address
+    first.close()
+    second.close()
