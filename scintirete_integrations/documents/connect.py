@@ -51,6 +51,26 @@ def _stop_embedded_servers() -> None:
         _embedded_servers.clear()
 
 
+def runs_embedded(
+    *,
+    address: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    client: ScintireteClient | None = None,
+    async_client: AsyncScintireteClient | None = None,
+) -> bool:
+    """Whether :func:`resolve_clients` would use an embedded Lite server for these arguments.
+
+    An embedded server has no embedding model, so a store that embeds on the server can say so
+    before doing anything::
+
+        runs_embedded()                          # True, unless $SCINTIRETE_ADDRESS is set
+        runs_embedded(address="db:9090")         # False
+    """
+    if client is not None or async_client is not None or address is not None:
+        return False
+    return data_dir is not None or not os.environ.get("SCINTIRETE_ADDRESS")
+
+
 def resolve_clients(
     *,
     address: str | None = None,
