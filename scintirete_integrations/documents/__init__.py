@@ -33,7 +33,7 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 """
 
 from .collection import AsyncDocumentCollection, DocumentCollection
-from .connect import ClosesWhatItMade, close_client, resolve_clients
+from .connect import ClosesWhatItMade, close_client, resolve_clients, runs_embedded
 from .journal import IncompleteReadError, OlderFormatError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score, similarity_score
 from .search import maximal_marginal_relevance
@@ -52,5 +52,6 @@ __all__ = [
     "new_id",
     "relevance_score",
     "resolve_clients",
+    "runs_embedded",
     "similarity_score",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
-from ..errors import InvalidArgumentError
+from ..errors import ClosedError, InvalidArgumentError
 from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
 from . import maintenance, search, writes
@@ -48,7 +48,8 @@ class _Facade:
         timeout: Timeout = USE_CLIENT_DEFAULT,
         core: CollectionCore | None = None,
     ) -> None:
-        self.client = client
+        self._client = client
+        self._closed_by: str | None = None  # set when the store owning this facade is closed
         self.timeout = timeout
         self._core = core or CollectionCore(
             name,
@@ -75,6 +76,22 @@ class _Facade:
         """The collection's distance metric."""
         return self._core.metric
 
+    @property
+    def closed(self) -> bool:
+        """True once the store this collection belongs to was closed; every call then raises."""
+        return self._closed_by is not None
+
+    def _close_for(self, owner: str) -> None:
+        """Refuse every later call with ClosedError naming ``owner``; the client itself stays open."""
+        self._closed_by = owner
+
+    def _check_open(self) -> None:
+        if self._closed_by is not None:
+            raise ClosedError(
+                f"{self._closed_by} is closed (close() was called, or its with block ended); "
+                "make a new store to go on"
+            )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, db={self.db!r}, metric={self.metric.value!r})"
 
@@ -89,7 +106,13 @@ class DocumentCollection(_Facade):
         docs.search([0.1, 0.2], k=1, filter={"lang": "en"})[0].record.id  # 'n1'
     """
 
-    client: ScintireteClient
+    _client: ScintireteClient
+
+    @property
+    def client(self) -> ScintireteClient:
+        """The blocking client; ClosedError once the store this collection belongs to is closed."""
+        self._check_open()
+        return self._client
 
     @classmethod
     def connect(
@@ -217,7 +240,13 @@ class DocumentCollection(_Facade):
 class AsyncDocumentCollection(_Facade):
     """The asyncio twin of :class:`DocumentCollection`: same methods, awaited."""
 
-    client: AsyncScintireteClient
+    _client: AsyncScintireteClient
+
+    @property
+    def client(self) -> AsyncScintireteClient:
+        """The asyncio client; ClosedError once the store this collection belongs to is closed."""
+        self._check_open()
+        return self._client
 
     @classmethod
     def connect(

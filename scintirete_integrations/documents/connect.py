@@ -6,10 +6,13 @@ import atexit
 import os
 import threading
 import weakref
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ..client import AsyncScintireteClient, ScintireteClient
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .collection import AsyncDocumentCollection, DocumentCollection
 
 _embedded_servers: dict[str | None, Any] = {}
 _embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
@@ -20,10 +23,13 @@ _embedded_lock = threading.Lock()
 
 
 def _embedded_server(data_dir: str | os.PathLike[str] | None) -> Any:
-    """The process-wide Lite server for ``data_dir`` (None: in memory), started on first use."""
+    """The process-wide Lite server for ``data_dir`` (None: in memory), started on first use.
+
+    The directory is named by its real path, so a symlink or a relative path to it finds the same server.
+    """
     from ..lite import LiteServer
 
-    key = os.path.abspath(os.fspath(data_dir)) if data_dir is not None else None
+    key = os.path.realpath(os.fspath(data_dir)) if data_dir is not None else None
     with _embedded_lock:
         server = _embedded_servers.get(key)
         if server is None:
@@ -43,6 +49,26 @@ def _stop_embedded_servers() -> None:
         for server in _embedded_servers.values():
             server.stop()
         _embedded_servers.clear()
+
+
+def runs_embedded(
+    *,
+    address: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    client: ScintireteClient | None = None,
+    async_client: AsyncScintireteClient | None = None,
+) -> bool:
+    """Whether :func:`resolve_clients` would use an embedded Lite server for these arguments.
+
+    An embedded server has no embedding model, so a store that embeds on the server can say so
+    before doing anything::
+
+        runs_embedded()                          # True, unless $SCINTIRETE_ADDRESS is set
+        runs_embedded(address="db:9090")         # False
+    """
+    if client is not None or async_client is not None or address is not None:
+        return False
+    return data_dir is not None or not os.environ.get("SCINTIRETE_ADDRESS")
 
 
 def resolve_clients(
@@ -84,7 +110,7 @@ def resolve_clients(
         with _embedded_lock:
             _embedded_clients.add(sync_client)
             if data_dir is not None:
-                _embedded_users.setdefault(os.path.abspath(os.fspath(data_dir)), weakref.WeakSet()).add(
+                _embedded_users.setdefault(os.path.realpath(os.fspath(data_dir)), weakref.WeakSet()).add(
                     sync_client
                 )
     return sync_client, AsyncScintireteClient(**settings)
@@ -120,19 +146,33 @@ class ClosesWhatItMade:
     """
 
     _owned_clients: list[Client]
+    _collection: DocumentCollection
+    _async_collection: AsyncDocumentCollection
 
     def close(self) -> None:
-        """Close the blocking client this store made (a passed-in ``client`` stays open).
+        """Close the store: every later call raises ClosedError, at once.
 
-        The asyncio client's channels close with their event loop, or now with :meth:`aclose`.
-        Use the store as a context manager to close it on leaving the block.
+        The blocking client this store made is closed (a passed-in ``client`` stays open). The
+        asyncio client's channels close with their event loop, or now with :meth:`aclose`. Use
+        the store as a context manager to close it on leaving the block::
+
+            with ScintireteVectorStore(embeddings, data_dir="./kb") as store:
+                store.add_texts(["a note"])
+            store.similarity_search("note")   # ClosedError: ... is closed
         """
+        owner = f"{type(self).__name__} {self._collection.name!r}"
+        self._collection._close_for(owner)
+        self._async_collection._close_for(owner)
         for client in self._owned_clients:
             if isinstance(client, ScintireteClient):
                 close_client(client)
 
+    def _check_open(self) -> None:
+        """ClosedError if the store was closed (for work that would start before a server call)."""
+        self._collection._check_open()
+
     async def aclose(self) -> None:
-        """Close both clients this store made (passed-in clients stay open)."""
+        """Close the store and both clients it made (passed-in clients stay open)."""
         for client in self._owned_clients:  # channels first, then (perhaps) the embedded server
             if isinstance(client, AsyncScintireteClient):
                 await client.close()

@@ -16,15 +16,22 @@ LangChain ``Document`` objects and the layer's ``Record`` objects.
 
 - :class:`ScintireteVectorStore`: the ``VectorStore``, natively sync and async.
 - :class:`ScintireteEmbeddings`: ``Embeddings`` computed by the server's ``EmbedText`` RPC.
+- :class:`MiniLMEmbeddings`: all-MiniLM-L6-v2 in this process (the ``model`` extra).
 - :class:`ScintireteTranslator`: turns a ``StructuredQuery`` (from a ``SelfQueryRetriever``)
   into the document layer's Mongo-style filter dict.
 """
 
 from __future__ import annotations
 
-from .embeddings import ScintireteEmbeddings
+from .embeddings import MiniLMEmbeddings, ScintireteEmbeddings
 from .reads import RELEVANCE_FUNCTIONS
 from .self_query import ScintireteTranslator
 from .store import ScintireteVectorStore
 
-__all__ = ["RELEVANCE_FUNCTIONS", "ScintireteEmbeddings", "ScintireteTranslator", "ScintireteVectorStore"]
+__all__ = [
+    "RELEVANCE_FUNCTIONS",
+    "MiniLMEmbeddings",
+    "ScintireteEmbeddings",
+    "ScintireteTranslator",
+    "ScintireteVectorStore",
+]

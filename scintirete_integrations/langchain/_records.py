@@ -6,6 +6,8 @@ Pure functions shared by the store's sync and async methods: none of them does I
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeAlias
@@ -74,7 +76,7 @@ def make_records(
 ) -> list[Record]:
     """Records for one add call; each input is iterated exactly once, so generators work.
 
-    Missing ids (None or "") get :func:`new_id`. Metadata dicts are referenced, never modified:
+    Missing ids (None) get :func:`new_id`; a blank id ("" or spaces) is refused. Metadata dicts are referenced, never modified:
     the document layer encodes a copy.
     """
     if isinstance(texts, str):
@@ -106,7 +108,12 @@ def make_records(
         if len(text_list) > batch_size:  # several writes: refuse bad metadata before the first one
             encode_metadata(metadata)
         sid = id_list[index] if id_list else None
-        sid = sid or new_id()
+        if sid is None:
+            sid = new_id()
+        elif isinstance(sid, str) and not sid.strip():
+            raise InvalidArgumentError(
+                f"ids[{index}] is blank ({sid!r}); give a non-empty id, or None to have one generated"
+            )
         if not isinstance(sid, str):
             raise InvalidArgumentError(f"ids[{index}] must be a string, got {type(sid).__name__}")
         # Checked over the whole call, not per batch, so the outcome never depends on batch_size.
@@ -265,3 +272,26 @@ def delete_filter(
             "To delete every document, call delete() with no arguments"
         )
     return where, predicate
+
+
+def either_filter(filter: DocumentFilter | None, where: DocumentFilter | None) -> DocumentFilter | None:
+    """``filter=``, or its alias ``where=`` (``get`` took only ``where`` before); not both."""
+    if filter is not None and where is not None:
+        raise InvalidArgumentError("pass filter= or its alias where=, not both")
+    return where if filter is None else filter
+
+
+def check_score_threshold(score_threshold: Any) -> float | None:
+    """``score_threshold`` as a float (None: no threshold), or InvalidArgumentError saying what it needs."""
+    if score_threshold is None:
+        return None
+    if (
+        isinstance(score_threshold, bool)
+        or not isinstance(score_threshold, numbers.Real)
+        or not math.isfinite(float(score_threshold))
+    ):
+        raise InvalidArgumentError(
+            f"score_threshold must be a number between 0 and 1 (relevance, higher is closer), "
+            f"got {type(score_threshold).__name__} {score_threshold!r}"
+        )
+    return float(score_threshold)

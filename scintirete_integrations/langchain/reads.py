@@ -23,8 +23,10 @@ from ._records import (
     DocumentFilter,
     check_batch_size,
     check_id_list,
+    check_score_threshold,
     check_window,
     documents_passing,
+    either_filter,
     in_order,
     pages,
     reject_extra_search,
@@ -115,22 +117,24 @@ class Reads(VectorStore):
     def get(
         self,
         ids: Sequence[str] | None = None,
-        where: DocumentFilter | None = None,
+        filter: DocumentFilter | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        where: DocumentFilter | None = None,
     ) -> list[Document]:
-        """Stored documents without a query: those among ``ids`` (in that order) that pass ``where``.
+        """Stored documents without a query: those among ``ids`` (in that order) that pass ``filter``.
 
-        Without ``ids``, every document passing ``where`` (a filter dict or a callable, as
-        ``filter=`` elsewhere), oldest write first. ``offset`` documents are skipped and at most
-        ``limit`` returned. Unlike Chroma's ``get``, which returns a dict of columns, this returns
-        ``Document`` objects with their ids::
+        Without ``ids``, every document passing ``filter`` (a filter dict or a callable, as in
+        every other method), oldest write first. ``offset`` documents are skipped and at most
+        ``limit`` returned. ``where=`` is an alias of ``filter=`` (Chroma's name). Unlike Chroma's
+        ``get``, which returns a dict of columns, this returns ``Document`` objects with their ids::
 
-            store.get(where={"lang": "en"}, limit=10, offset=20)   # the third page of ten
+            store.get(filter={"lang": "en"}, limit=10, offset=20)   # the third page of ten
         """
         check_window(limit, offset)
         check_id_list(ids)
-        dict_where, predicate = split_filter(where)
+        dict_where, predicate = split_filter(either_filter(filter, where))
         if ids is not None:
             records = (
                 self._collection.get(ids)
@@ -145,14 +149,16 @@ class Reads(VectorStore):
     async def aget(
         self,
         ids: Sequence[str] | None = None,
-        where: DocumentFilter | None = None,
+        filter: DocumentFilter | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        where: DocumentFilter | None = None,
     ) -> list[Document]:
         """Async :meth:`get`."""
         check_window(limit, offset)
         check_id_list(ids)
-        dict_where, predicate = split_filter(where)
+        dict_where, predicate = split_filter(either_filter(filter, where))
         if ids is not None:
             records = (
                 await self._async_collection.get(ids)
@@ -211,13 +217,15 @@ class Reads(VectorStore):
         return await self._async_collection.search(vector, k, ids=allowed, include_vector=include_vector)
 
     def _search_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
-        where, predicate = split_filter(filter)  # a bad filter fails before any embedding is paid for
+        self._collection._check_open()  # a closed store fails before any embedding is paid for
+        where, predicate = split_filter(filter)  # and so does a bad filter
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
                 return self._collection.search_text(query, k, filter=where, model=self._embedding_model)
         return self._search_vector(self._embeddings.embed_query(query), k, filter)
 
     async def _asearch_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
+        self._collection._check_open()
         where, predicate = split_filter(filter)
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
@@ -301,7 +309,9 @@ class Reads(VectorStore):
         """
         reject_extra_search("similarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
         hits = self._search_vector(embedding, k, filter)
-        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+        return _relevance_pairs(
+            hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
+        )
 
     async def asimilarity_search_with_relevance_scores_by_vector(
         self,
@@ -315,7 +325,28 @@ class Reads(VectorStore):
         """Async :meth:`similarity_search_with_relevance_scores_by_vector`."""
         reject_extra_search("asimilarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
         hits = await self._asearch_vector(embedding, k, filter)
-        return _relevance_pairs(hits, self._select_relevance_score_fn(), score_threshold)
+        return _relevance_pairs(
+            hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
+        )
+
+    def similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """``(document, relevance)`` pairs for ``query``, relevance in [0, 1], higher is closer.
+
+        Takes ``filter=`` and ``score_threshold=`` (pairs below it are dropped)::
+
+            store.similarity_search_with_relevance_scores("France", k=3, score_threshold=0.5)
+        """
+        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
+        return super().similarity_search_with_relevance_scores(query, k, **kwargs)
+
+    async def asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_relevance_scores`."""
+        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
+        return await super().asimilarity_search_with_relevance_scores(query, k, **kwargs)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         # LangChain's similarity_search_with_relevance_scores (and the score-threshold retriever)
@@ -384,7 +415,8 @@ class Reads(VectorStore):
     ) -> list[Document]:
         """``k`` diverse documents for ``query``; see :meth:`max_marginal_relevance_search_by_vector`."""
         reject_extra_search("max_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
-        split_filter(filter)  # a bad filter fails before any embedding is paid for
+        self._collection._check_open()  # a closed store or a bad filter fails before any embedding
+        split_filter(filter)
         vector = self._embeddings.embed_query(query)
         return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
 
@@ -399,6 +431,7 @@ class Reads(VectorStore):
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
         reject_extra_search("amax_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        self._collection._check_open()
         split_filter(filter)
         vector = await self._embeddings.aembed_query(query)
         return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)

@@ -21,6 +21,7 @@ from ..documents import (
     ClosesWhatItMade,
     DocumentCollection,
     resolve_clients,
+    runs_embedded,
 )
 from ..errors import InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, Metric
@@ -104,7 +105,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         await store.asimilarity_search("France")              # every method has a native async twin
         store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"score_threshold": 0.6})
         store.add_embeddings(texts, vectors, metadatas, ids)  # vectors computed elsewhere
-        store.get(where={"lang": "en"}, limit=10, offset=0)   # listing without a query, oldest first
+        store.get(filter={"lang": "en"}, limit=10, offset=0)  # listing without a query, oldest first
         for page in store.scroll({"lang": "en"}, batch_size=500): ...
         with ScintireteVectorStore(embeddings, address="db:9090", password="pw") as store: ...  # closes
 
@@ -159,6 +160,17 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
             raise InvalidArgumentError(
                 f"embedding must be a LangChain Embeddings object (or None to embed on the server), "
                 f"got {type(embedding).__name__}"
+            )
+        if embedding is None and runs_embedded(
+            address=address, data_dir=data_dir, client=client, async_client=async_client
+        ):
+            raise InvalidArgumentError(
+                "ScintireteVectorStore needs an embedding here: with no address (and no "
+                "$SCINTIRETE_ADDRESS) it runs on an embedded Scintirete Lite server, which has no "
+                "embedding model. Pass a LangChain Embeddings object, e.g. "
+                "ScintireteVectorStore(OpenAIEmbeddings()) or ScintireteVectorStore(MiniLMEmbeddings()) "
+                "(pip install 'scintirete-integrations[model]'), or the address of a server "
+                "configured with an embedding model"
             )
         sync_client, aio_client = resolve_clients(
             address=address,

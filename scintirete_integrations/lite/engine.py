@@ -356,6 +356,11 @@ class Engine:
     def persistent(self) -> bool:
         return self._storage is not None
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether the log holds writes that no snapshot contains yet (False in memory)."""
+        return self._storage is not None and self._storage.log_bytes > 0
+
     # -- writes: validate, log, apply ---------------------------------------------------------------
 
     def _commit(self, record: Record) -> None:

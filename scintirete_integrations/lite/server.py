@@ -11,7 +11,7 @@ Persistent, with server-side embeddings::
                         embedding=OpenAIEmbeddings("https://api.openai.com/v1", key))
     server.start()
     ...
-    server.stop()  # snapshots, so the next start replays one file
+    server.stop()  # snapshots what was written, so the next start replays one file
 
 Persistent as an unmodified Scintirete server persists, to test code against its restarts::
 
@@ -333,6 +333,7 @@ class LiteServer:
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving (letting calls finish for ``grace`` seconds), snapshot, release the directory.
 
+        The snapshot is taken only when something was written since the last one.
         With no call in flight it returns at once. A graceful stop tells connected clients so
         without an error; ``grace=None`` cancels every call at once, and grpc then logs a GOAWAY
         line in each client process still connected. With ``persistence="server"`` there is no
@@ -342,8 +343,10 @@ class LiteServer:
         if engine is None:
             return
         try:
-            if engine.persistent and self._snapshot_at_stop:
-                engine.save()  # the next start then replays one snapshot instead of a long log
+            # The next start then replays one snapshot instead of a long log. With nothing written
+            # since the last snapshot, rewriting it (hundreds of MB for a large store) gains nothing.
+            if engine.persistent and self._snapshot_at_stop and engine.unsaved:
+                engine.save()
         except Exception:
             logger.exception("snapshot at shutdown failed; the log still holds every write")
         finally:

@@ -276,3 +276,16 @@ def test_unavailable_without_retries_and_when_the_server_is_gone() -> None:
         server.stop()
         with pytest.raises(UnavailableError):
             c.insert_vectors("gone", "c", [[1.0]])
+
+
+def test_a_call_the_server_does_not_implement_raises_unimplemented_error(address: str, password: str) -> None:
+    from scintirete_integrations import UnimplementedError
+    from scintirete_integrations.errors import map_rpc_errors
+
+    with grpc.insecure_channel(address) as channel:
+        call = channel.unary_unary("/scintirete.v1.ScintireteService/Reindex")
+        with (
+            pytest.raises(UnimplementedError, match="this server does not support Reindex"),
+            map_rpc_errors("Reindex"),
+        ):
+            call(b"", timeout=10)

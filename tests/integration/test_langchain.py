@@ -966,17 +966,19 @@ async def test_close_and_context_managers_close_only_what_the_store_made(
         assert ids_of(await first.aget()) == ["c"]
     second = ScintireteVectorStore(KEYWORDS, collection_name=name, client=shared)
     second.close()
-    assert ids_of(second.get()) == ["c"]  # the shared client was never closed
+    third = ScintireteVectorStore(KEYWORDS, collection_name=name, client=shared)
+    assert ids_of(third.get()) == ["c"]  # the shared client was never closed
     assert shared._channel is not None
 
     opened = ScintireteVectorStore.from_existing_collection(name, KEYWORDS, **conn.kwargs())
     opened.get()
+    made = opened.collection.client
     opened.close()
-    assert opened.collection.client._channel is None
+    assert made._channel is None
     reopened = ScintireteVectorStore.from_existing_collection(name, KEYWORDS, client=shared)
     await reopened.aclose()
     assert shared._channel is not None
-    second.delete_collection()
+    third.delete_collection()
     shared.close()
 
 

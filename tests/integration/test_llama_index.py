@@ -936,9 +936,10 @@ async def test_close_and_context_managers_close_only_what_the_store_made(address
         assert [n.node_id for n in await first.aget_nodes()] == ["a"]
     second = ScintireteVectorStore(name, DB, client=shared)
     second.close()
-    assert [n.node_id for n in second.get_nodes()] == ["a"]  # the shared client stays open
+    third = ScintireteVectorStore(name, DB, client=shared)
+    assert [n.node_id for n in third.get_nodes()] == ["a"]  # the shared client stays open
     assert shared._channel is not None
-    second.collection.drop()
+    third.collection.drop()
     shared.close()
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -103,3 +104,42 @@ def test_notebook_runs_offline_without_leaking(path: Path) -> None:
     assert passwords or path.stem != "client_and_server", "the probe should have found the Lite servers"
     secrets = sorted(passwords | _password_literals(notebook))
     assert BUILDER.problems(fresh, secrets) == []
+    # The committed outputs are what a fresh run prints: a stale one misleads the reader.
+    assert _printed(fresh) == _printed(notebook), (
+        f"{path.name} has stale outputs: run scripts/build_notebooks.py"
+    )
+
+
+def _printed(notebook: Any) -> list[tuple[str, list[str]]]:
+    return [
+        (
+            cell.id,
+            [output.get("text") or output.get("data", {}).get("text/plain", "") for output in cell.outputs],
+        )
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
+
+
+def _extra_closure(extra: str, extras: dict[str, list[str]]) -> set[str]:
+    """Every requirement name an extra brings, following the project's own extras."""
+    names: set[str] = set()
+    for line in extras[extra]:
+        name, _, rest = re.split(r"[\s<>=!~;]", line, maxsplit=1)[0].partition("[")
+        if name == "scintirete-integrations":
+            for inner in rest.rstrip("]").split(","):
+                names |= _extra_closure(inner.strip(), extras)
+        else:
+            names.add(name)
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_each_notebook_says_what_to_install_including_a_kernel(path: Path) -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    intro = "\n".join(
+        cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"
+    )
+    named = re.findall(r"pip install '?scintirete-integrations\[([\w-]+)\]", intro)
+    assert named, f"{path.name} does not say what to install"
+    assert all("ipykernel" in _extra_closure(extra, extras) for extra in named), named

@@ -87,3 +87,12 @@ def test_explain_embedding_failure_adds_the_fix_only_to_embedding_failures() -> 
     assert (caught.value.code, caught.value.rpc) == (grpc.StatusCode.INTERNAL, "EmbedText")
     with pytest.raises(InternalError, match=r"^disk full$"), errors.explain_embedding_failure("pass one"):
         raise InternalError("disk full")
+
+
+def test_unimplemented_says_the_server_does_not_support_the_call() -> None:
+    exc = error_for(grpc.StatusCode.UNIMPLEMENTED, "unknown method Reindex", "Reindex")
+    assert isinstance(exc, errors.UnimplementedError) and not isinstance(exc, errors.InternalError)
+    assert "this server does not support Reindex (unknown method Reindex)" in str(exc)
+    assert code_for(exc) is grpc.StatusCode.UNIMPLEMENTED
+    with pytest.raises(errors.UnimplementedError, match="does not support Search"), map_rpc_errors("Search"):
+        raise _FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")

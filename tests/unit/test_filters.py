@@ -235,8 +235,6 @@ ERRORS: list[tuple[Any, list[str]]] = [
     ({"$regex": 1}, ["unknown operator '$regex' at filter", "supported at filter level: $and, $or, $not"]),
     ({"$gt": 1}, ["operator '$gt' at filter needs a field", "{'field': {'$gt': ...}}"]),
     ({"": 1}, ["filter has an empty field name"]),
-    ({"a..b": 1}, ["field 'a..b' at filter has an empty step"]),
-    ({"a.": 1}, ["empty step"]),
     ({"_sci_id": "x"}, ["field '_sci_id' at filter starts with the reserved prefix '_sci_'"]),
     ({1: "x"}, ["filter has the key 1; filter keys must be strings"]),
     ({"a": {}}, ["filter['a'] is an empty operator dict", "{'$eq': {}}"]),
@@ -479,3 +477,13 @@ def test_matches_everything_tells_a_filter_without_conditions() -> None:
         assert filters.matches(empty, {"a": 2})
     for real in [{"a": 1}, {"$and": [{}, {"a": 1}]}, {"$or": [{"a": 1}]}, {"$not": {}}, {"$and": []}]:
         assert not filters.matches_everything(real), real
+
+
+def test_a_key_holding_dots_wins_over_the_nested_path() -> None:
+    metadata = {"a.b": 1, "a": {"b": 2, "c.d": 3, "e": {"f": 4}}, "x.": 5, "p..q": 6, "m.n": {"o": 7}}
+    assert filters.matches({"a.b": 1}, metadata)  # the literal key, not metadata["a"]["b"]
+    assert filters.matches({"a.c.d": 3, "a.e.f": 4, "x.": 5, "p..q": 6, "m.n.o": 7}, metadata)
+    assert filters.matches({"a.b": 2}, {"a": {"b": 2}})  # without a literal key, the path
+    assert filters.matches({"a.b.c": 2}, {"a.b": {"c": 1}, "a": {"b": {"c": 2}}}) is False
+    assert filters.matches({"a.b.c": 2}, {"a.b": {"z": 1}, "a": {"b": {"c": 2}}})  # falls back
+    assert not filters.matches({"a.z": {"$exists": True}}, metadata)

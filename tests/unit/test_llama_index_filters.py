@@ -275,9 +275,12 @@ def test_query_result() -> None:
         _through_the_wire(node_to_record(TextNode(id_=f"n{i}", text=f"t{i}", embedding=[1.0])))
         for i in range(2)
     ]
-    result = query_result([ScoredRecord(records[0], 0.0, 1.0), ScoredRecord(records[1], 1.0, 0.5)])
+    hits = [ScoredRecord(records[0], 0.0, 1.0), ScoredRecord(records[1], 1.0, 0.5)]
+    result = query_result(hits)
     assert result.ids == ["n0", "n1"]
-    assert result.similarities == [1.0, 0.5]
+    assert result.similarities == [1.0, 0.0]  # cosine similarity, as LlamaIndex's own stores
+    assert query_result(hits, "inner_product").similarities == [-0.0, -1.0]  # the dot product
+    assert query_result(hits, "l2").similarities == [1.0, 0.5]
     assert [n.get_content() for n in result.nodes or []] == ["t0", "t1"]
     assert query_result([]).ids == []
 

@@ -144,6 +144,14 @@ def test_a_float32_is_stored_as_the_shortest_decimal_that_reads_back_as_it() -> 
     assert plain_value(np.float64(0.1)) == 0.1 and plain_value(np.float32(2.5)) == 2.5
 
 
+def test_top_level_keys_starting_with_a_dollar_are_refused() -> None:
+    with pytest.raises(
+        InvalidArgumentError, match=r"'\$or' starts with '\$', which filters read as an operator"
+    ):
+        encode_metadata({"$or": 1})
+    assert through_struct({"a": {"$b": 1}}) == {"a": {"$b": 1}}  # nested: reachable as "a.$b"
+
+
 def test_plain_value_and_plain_metadata() -> None:
     values = [np.int64(5), np.bool_(False), np.array(7), np.float32(0.1), "text", [1], None]
     assert [plain_value(value) for value in values] == [5, False, 7, 0.1, "text", [1], None]
@@ -272,7 +280,7 @@ _values = st.recursive(
     ),
     max_leaves=30,
 )
-_user_keys = st.text(max_size=10).filter(lambda key: not key.startswith(RESERVED_PREFIX))
+_user_keys = st.text(max_size=10).filter(lambda key: not key.startswith((RESERVED_PREFIX, "$")))
 _metadata = st.dictionaries(_user_keys, _values, max_size=8)
 
 

@@ -84,6 +84,7 @@ def missing_twins(
 NO_TWIN = {
     "scintirete_integrations.llama_index.ScintireteVectorStore": {"class_name", "model_post_init"},
     "scintirete_integrations.llama_index.ScintireteEmbedding": {"class_name", "model_post_init"},
+    "scintirete_integrations.llama_index.MiniLMEmbedding": {"class_name", "model_post_init"},
 }
 
 
@@ -95,7 +96,7 @@ def _store_classes() -> list[tuple[type, Callable[[str], str], tuple[str, ...] |
     from scintirete_integrations.langchain import ScintireteEmbeddings, ScintireteVectorStore
     from scintirete_integrations.langchain.reads import Reads
     from scintirete_integrations.langchain.writes import Writes
-    from scintirete_integrations.llama_index import ScintireteEmbedding
+    from scintirete_integrations.llama_index import MiniLMEmbedding, ScintireteEmbedding
     from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaStore
 
     return [
@@ -106,17 +107,18 @@ def _store_classes() -> list[tuple[type, Callable[[str], str], tuple[str, ...] |
         (ScintireteEmbeddings, _langchain_twin, None),
         (LlamaStore, _llama_twin, None),
         (ScintireteEmbedding, _llama_twin, ("_get_", "_aget_")),  # LlamaIndex calls the private hooks
+        (MiniLMEmbedding, _llama_twin, ("_get_", "_aget_")),
     ]
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_every_store_method_has_its_async_twin(index: int) -> None:
     cls, twin, private_prefix = _store_classes()[index]
     assert missing_twins(cls, twin, private_prefix) == []
     assert len(_own_methods(cls, private_prefix)) >= 4, f"{cls.__name__} should define sync/async pairs"
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_store_sync_and_async_twins_agree(index: int) -> None:
     cls, twin, private_prefix = _store_classes()[index]
     own = _own_methods(cls, private_prefix)
@@ -126,7 +128,7 @@ def test_store_sync_and_async_twins_agree(index: int) -> None:
         assert list(sync_sig.parameters) == list(async_sig.parameters), f"{cls.__name__}.{sync_name}"
 
 
-@pytest.mark.parametrize("index", range(6))
+@pytest.mark.parametrize("index", range(7))
 def test_a_deleted_or_renamed_twin_is_found(index: int) -> None:
     cls, twin, private_prefix = _store_classes()[index]
     own = _own_methods(cls, private_prefix) - NO_TWIN.get(_key(cls), set())
