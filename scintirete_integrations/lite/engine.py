@@ -83,6 +83,8 @@ DEFAULT_EF_SEARCH = 50
 
 _SNAPSHOT_CHUNK_ROWS = 4096
 _DEFAULT_AUTO_SNAPSHOT_BYTES = 256 * 1024 * 1024
+_AUTO_SNAPSHOT_MIN_BYTES = 4 * 1024 * 1024
+_AUTO_SNAPSHOT_SHARE = 4  # a log a quarter of the snapshot's size is folded into it
 _AUTO_SNAPSHOT = "auto-snapshot"
 
 
@@ -294,8 +296,10 @@ class Engine:
         engine.save()   # snapshot: compacts the log
         engine.close()
 
-    A log longer than ``auto_snapshot_bytes`` (default 256 MiB) triggers a background
-    snapshot. With server persistence (``Engine.open(..., persistence="server")``, see
+    A log (plus the collections dropped since) longer than a quarter of the last snapshot
+    (and 4 MiB), or than
+    ``auto_snapshot_bytes`` (default 256 MiB), triggers a background snapshot, so a data
+    directory stays within about 1.25 times what its data takes, whatever the write history. With server persistence (``Engine.open(..., persistence="server")``, see
     ``server_log.py``) the log drops metadata and snapshots follow the real server's
     periodic rule instead; :meth:`crash` then loses the log's buffered bytes.
 
@@ -326,6 +330,7 @@ class Engine:
         self._auto_snapshot_bytes = auto_snapshot_bytes or _DEFAULT_AUTO_SNAPSHOT_BYTES
         self._bg_jobs = 0
         self._auto_snapshot_running = False
+        self._dropped_bytes = 0  # of collections dropped since the last snapshot
         self._bg_threads: list[threading.Thread] = []
         self._periodic: PeriodicSnapshots | None = None
         if storage is not None:
@@ -465,7 +470,10 @@ class Engine:
         check_name(db, "database")
         check_name(name, "collection")
         with self._lock:
-            dropped = self._collection(db, name).live_count
+            collection = self._collection(db, name)
+            dropped = collection.live_count
+            # What the snapshot still holds of it counts toward the next snapshot like log bytes.
+            self._dropped_bytes += collection.size * max(collection.dimension, 1) * 4
             self._commit(CollectionDropped(db, name))
         return dropped
 
@@ -597,6 +605,7 @@ class Engine:
             with self._lock:
                 generation = self._storage.rotate()
                 records = self._state_records()
+                self._dropped_bytes = 0
             size = self._storage.write_snapshot(generation, records)
         return SaveInfo(True, size, time.perf_counter() - started)
 
@@ -634,7 +643,8 @@ class Engine:
         storage = self._storage
         if storage is None or storage.server is not None or self._auto_snapshot_running:
             return  # the real server snapshots by its periodic rule only
-        if storage.log_bytes < self._auto_snapshot_bytes:
+        due = max(_AUTO_SNAPSHOT_MIN_BYTES, storage.snapshot_bytes // _AUTO_SNAPSHOT_SHARE)
+        if storage.log_bytes + self._dropped_bytes < min(due, self._auto_snapshot_bytes):
             return
         self._auto_snapshot_running = True  # one at a time, however many writes cross the limit
         self._start_background_save(_AUTO_SNAPSHOT)

@@ -147,6 +147,8 @@ class Storage:
         self._generation = 0
         self._log_bytes = 0
         self._dirty = False
+        snapshot = self.directory / SNAPSHOT_NAME
+        self.snapshot_bytes = snapshot.stat().st_size if snapshot.exists() else 0
         self._failure: str | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -451,6 +453,7 @@ class Storage:
             with suppress(OSError):
                 tmp.unlink()
             raise StorageError(f"could not write snapshot {final}: {_describe(exc)}") from exc
+        self.snapshot_bytes = size
         for old in self._log_generations():
             if old < generation:
                 with suppress(OSError):
