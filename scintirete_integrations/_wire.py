@@ -17,10 +17,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WireVectors", "hit_elements", "packed_floats", "read_vectors"]
+__all__ = ["WireVectors", "hit_elements", "packed_floats", "read_vectors", "varint"]
 
 _VECTOR_ELEMENTS = 2
 _VECTOR_METADATA = 3
+
+
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -115,13 +125,11 @@ def hit_elements(item: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
     return read_vectors(item.SerializeToString(), 1).flat
 
 
-def packed_floats(elements: np.ndarray[Any, np.dtype[Any]]) -> bytes:
-    """A serialized ``Vector`` holding only ``elements``: merged into a message, done in C."""
+def packed_floats(elements: np.ndarray[Any, np.dtype[Any]], struct: bytes = b"") -> bytes:
+    """A serialized ``Vector``: packed float32 ``elements`` (field 2) and a serialized ``Struct``
+    (field 3). Building the bytes directly avoids one Python call per float."""
     data = np.ascontiguousarray(elements, dtype="<f4").tobytes()
-    length = len(data)
-    header = bytearray([_VECTOR_ELEMENTS << 3 | 2])
-    while length >= 0x80:
-        header.append(length & 0x7F | 0x80)
-        length >>= 7
-    header.append(length)
-    return bytes(header) + data
+    out = bytes([_VECTOR_ELEMENTS << 3 | 2]) + varint(len(data)) + data
+    if struct:
+        out += bytes([_VECTOR_METADATA << 3 | 2]) + varint(len(struct)) + struct
+    return out

@@ -42,6 +42,7 @@ from ._convert import (
     metric_to_pb,
 )
 from ._retry import RetryPolicy
+from ._wire import packed_floats, varint
 from .errors import (
     AlreadyExistsError,
     InternalError,
@@ -194,30 +195,11 @@ def as_vector(vector: Sequence[float] | np.ndarray, what: str = "query vector") 
     return row
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _vector_bytes(row: np.ndarray, metadata: Mapping[str, Any] | bytes | None) -> bytes:
-    """A serialized ``Vector`` message: packed float32 elements (field 2) and the metadata Struct (field 3).
-
-    Building the bytes directly avoids one Python call per float, which dominates large inserts.
-    ``metadata`` may already be a serialized Struct (the document layer builds its own).
-    """
-    packed = row.tobytes()
-    out = b"\x12" + _varint(len(packed)) + packed
-    if metadata:
-        struct = metadata if isinstance(metadata, bytes) else metadata_to_pb(metadata).SerializeToString()
-        out += b"\x1a" + _varint(len(struct)) + struct
-    return out
+    """A serialized ``Vector``; ``metadata`` may already be a serialized Struct (the layer builds its own)."""
+    if isinstance(metadata, bytes):
+        return packed_floats(row, metadata)
+    return packed_floats(row, metadata_to_pb(metadata).SerializeToString() if metadata else b"")
 
 
 M = TypeVar("M", bound=Message)
@@ -234,7 +216,7 @@ def _batch_requests(header: M, items: list[bytes], max_bytes: int, max_items: in
     chunk: list[bytes] = []
     size = 0
     for index, item in enumerate(items):
-        field = b"\x22" + _varint(len(item)) + item  # field 4, length-delimited
+        field = b"\x22" + varint(len(item)) + item  # field 4, length-delimited
         if len(field) > budget:
             raise InvalidArgumentError(
                 f"{what}[{index}] with its metadata takes {len(field)} bytes, more than max_message_bytes "

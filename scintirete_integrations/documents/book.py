@@ -53,11 +53,6 @@ def probe_vector(seq: int, copy: int) -> np.ndarray:
     return query
 
 
-def pack(text: str) -> bytes:
-    """A page's JSON as stored: deflated (texts shrink about threefold)."""
-    return zlib.compress(text.encode(), 1)
-
-
 def page_vectors(seq: int, stored: bytes, copy: int = 0) -> np.ndarray:
     """The page vectors holding ``stored`` for page ``seq``, one row per chunk."""
     chunks = max(1, -(-len(stored) // CHUNK_BYTES))
@@ -78,6 +73,28 @@ def void_vector(seq: int) -> np.ndarray:
     row = np.zeros((1, PAGE_DIMENSION), _F32)
     row[0, :KEY_DIMENSION] = page_key(seq, 0, VOID_COPY)
     return row
+
+
+def distances(rows: np.ndarray, probe: np.ndarray) -> np.ndarray:
+    """Each page vector's L2 distance from ``probe``, as the server reports it (float64 here)."""
+    diff = rows.astype(np.float64) - probe.astype(np.float64)
+    squares: np.ndarray = np.einsum("ij,ij->i", diff, diff)
+    result: np.ndarray = np.sqrt(squares)
+    return result
+
+
+def matching_chunks(reported: list[float], expected: np.ndarray) -> set[int]:
+    """The chunks whose distance the server reported: found by a search, so stored and reachable.
+
+    A page's chunks sit ``CHUNK_STEP`` apart from one another and ~1e12 from any other page's,
+    so a distance within a thousandth of chunk c's (float32 sums on the server) is chunk c.
+    """
+    found: set[int] = set()
+    for distance in reported:
+        chunk = int(np.argmin(np.abs(expected - distance)))
+        if abs(expected[chunk] - distance) <= 1e-3 * expected[chunk] + 1.0:
+            found.add(chunk)
+    return found
 
 
 def seal_vector() -> np.ndarray:

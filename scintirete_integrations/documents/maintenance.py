@@ -47,7 +47,7 @@ from .pages import (
     store_plan,
     write_page_plan,
 )
-from .records import Entry, check_metadata, entry_json, page_json, page_limit, split_pages
+from .records import Entry, check_metadata, encode_page, entry_json, page_limit, split_pages
 from .view import RESERVED_INFIX
 
 if TYPE_CHECKING:
@@ -292,10 +292,13 @@ def _checkpoint_plan(
     new_book = old_book + 1
     yield from _fresh_book_plan(core, client, old_book, new_book, timeout)
     parts: list[int] = []
+    offset = 0
     for rows in split_pages([entry_json(e) for e in entries], page_limit(client.max_message_bytes)):
         yield from lease.renew_plan(client, timeout)
-        text = page_json(rows, (), as_of=upto)
-        parts.append((yield from write_page_plan(client, core.names, text, new_book, timeout))[0])
+        vectors = np.stack([e.vector for e in entries[offset : offset + len(rows)]])
+        offset += len(rows)
+        stored = encode_page(rows, vectors, (), as_of=upto)
+        parts.append((yield from write_page_plan(client, core.names, stored, new_book, timeout))[0])
     # Seal the old book, then carry what it got since ``upto``: a writer that stored a page
     # there before the seal is carried here; one that stores after it sees the seal and
     # stores the page in the new book itself (pages.py).
@@ -303,7 +306,7 @@ def _checkpoint_plan(
     yield from _carry_plan(core, client, lease, upto, old_book, new_book, timeout)
     marker = (parts[0], parts[-1], upto) if parts else (upto, upto, upto)
     yield from lease.confirm_plan(client, timeout)  # a marker and the drops below need the lock
-    page = page_json((), (), checkpoint=marker, switch_to=gen, book=new_book)
+    page = encode_page((), None, (), checkpoint=marker, switch_to=gen, book=new_book)
     seq, _ = yield from write_page_plan(client, core.names, page, new_book, timeout)
     yield from index_checkpoint_plan(client, core.names, marker, seq, timeout)
     yield from core.view_plan(client, timeout)  # applies the parts and the marker, in journal order

@@ -83,15 +83,19 @@ def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Pl
 
 
 def sealed_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[bool]:
-    """Whether book ``generation`` is sealed (or gone): a checkpoint is moving to the next one."""
+    """Whether book ``generation`` is sealed (or gone): a checkpoint is moving to the next one.
+
+    The seal is the only vector at distance 0 from its key (any other is ~1e12 away), so the
+    answer needs no elements back.
+    """
     request = client._search_request(
-        names.db, names.book(generation), book.probe_vector(0, book.SEAL_COPY), 1, _PROBE_EF, True
+        names.db, names.book(generation), book.probe_vector(0, book.SEAL_COPY), 1, _PROBE_EF, False
     )
     try:
         response = yield Call("Search", request, timeout)
     except NotFoundError:
         return True
-    return any(book.is_seal(hit_elements(item)) for item in response.results)
+    return any(item.distance < 1.0 for item in response.results)
 
 
 def seal_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[None]:
@@ -214,15 +218,14 @@ def read_pages_plan(
 
 
 def write_page_plan(
-    client: _BaseClient, names: Names, text: str, generation: int, timeout: Timeout
+    client: _BaseClient, names: Names, stored: bytes, generation: int, timeout: Timeout
 ) -> Plan[tuple[int, int]]:
-    """Number one page (JSON ``text``) in the journal and store it; its number and the newest
-    book generation it is stored in.
+    """Number one page (``stored``: :func:`.records.encode_page`) in the journal and store it;
+    its number and the newest book generation it is stored in.
 
     The page is stored within :data:`WRITE_DEADLINE` of being numbered, or written again under a
     new number (a reader may have voided the old one meanwhile).
     """
-    stored = book.pack(text)
     for _ in range(3):
         try:
             return (yield from _write_once_plan(client, names, stored, generation, timeout))
@@ -293,19 +296,16 @@ def _ensure_findable_plan(
     rows = book.page_vectors(seq, stored)
     missing = list(range(len(rows)))
     for copy in range(MAX_COPIES):
-        [hits] = yield from _lookups(client, names, generation, [(seq, copy, len(rows))], timeout)
-        present = {book.chunk_number(elements, seq, copy): elements for elements in hits}
-        missing = [c for c in missing if not _same(present.get(c), rows[c], seq, c, copy)]
+        probe = book.probe_vector(seq, copy)
+        request = client._search_request(
+            names.db, names.book(generation), probe, len(rows), max(len(rows), _PROBE_EF), False
+        )
+        response = yield Call("Search", request, timeout)
+        expected = book.distances(book.page_vectors(seq, stored, copy), probe)
+        found = book.matching_chunks([item.distance for item in response.results], expected)
+        missing = [c for c in missing if c not in found]
         if not missing or copy + 1 == MAX_COPIES:
             break
         logger.info("storing copy %d of %d chunks of page %d of %r", copy + 1, len(missing), seq, names.name)
         copies = book.page_vectors(seq, stored, copy + 1)[missing]
         yield from client._insert_vectors_plan(names.db, names.book(generation), copies, None, timeout)
-
-
-def _same(elements: np.ndarray | None, row: np.ndarray, seq: int, chunk: int, copy: int) -> bool:
-    if elements is None:
-        return False
-    expected = row.copy()
-    expected[: book.KEY_DIMENSION] = book.page_key(seq, chunk, copy)
-    return bool(np.array_equal(elements, expected))

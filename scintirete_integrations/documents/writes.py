@@ -30,9 +30,9 @@ from .records import (
     Page,
     Record,
     check_ids,
+    encode_page,
     entry_json,
     make_entry,
-    page_json,
     page_limit,
     split_pages,
 )
@@ -138,7 +138,9 @@ def _write_entries_plan(
                 yield from core.ensure_plan(client, None, timeout)
     offset = 0
     for chunk in split_pages([row for _, row in tagged], page_limit(client.max_message_bytes)):
-        seq, book = yield from write_page_plan(client, core.names, page_json(chunk, ()), core.book(), timeout)
+        vectors = np.stack([e.vector for e in entries[offset : offset + len(chunk)]])
+        stored = encode_page(chunk, vectors, ())
+        seq, book = yield from write_page_plan(client, core.names, stored, core.book(), timeout)
         with core.lock:
             core.view.know_book(book)
             core.view.apply(seq, Page(upserts=tuple(entries[offset : offset + len(chunk)])))
@@ -160,7 +162,8 @@ def delete_plan(core: CollectionCore, client: _BaseClient, ids: Iterable[str], t
     offset = 0
     for chunk in split_pages(rows, page_limit(client.max_message_bytes)):
         part = targets[offset : offset + len(chunk)]
-        seq, book = yield from write_page_plan(client, core.names, page_json((), part), core.book(), timeout)
+        stored = encode_page((), None, part)
+        seq, book = yield from write_page_plan(client, core.names, stored, core.book(), timeout)
         with core.lock:
             core.view.know_book(book)
             core.view.apply(seq, Page(deletes=tuple(part)))
