@@ -149,7 +149,9 @@ class CollectionCore:
             raise InvalidArgumentError(
                 f"collection {self.name!r} in database {self.db!r} holds {info.vector_count} vectors but no "
                 f"journal ({self.names.journal!r}): it was not written by this document layer (or by "
-                "version 0.1). Read it with ScintireteClient, or store documents under another name"
+                "version 0.1). Read it with ScintireteClient, store documents under another name, or call "
+                "clear() on it (LangChain: store.delete(); LlamaIndex: clear()) to make it an empty "
+                "collection of this layer, dropping those vectors"
             )
 
     def _check_metric_plan(self, client: _BaseClient, view: View, timeout: Timeout) -> Plan[None]:

@@ -214,9 +214,9 @@ class Refresher:
         return OlderFormatError(
             f"collection {self.names.name!r} holds {total} journal pages but no page book: it was written by "
             "scintirete-integrations 0.2 or older, whose pages an unmodified server does not keep across a "
-            "restart. Read it with the release that wrote it and add the documents again with this one, or "
-            "drop it with ScintireteClient.drop_collection for each of its collections",
-            code=None,
+            "restart, and this release cannot read them. Read it with the release that wrote it and add the "
+            "documents again with this one; or call clear() on it (LangChain: store.delete(); LlamaIndex: "
+            "clear()), which keeps the collection, empty and writable, from any process",
             rpc="Search",
         )
 

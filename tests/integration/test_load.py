@@ -206,8 +206,13 @@ def test_a_journal_without_its_book_is_refused_as_an_older_format(client: Scinti
     docs = fresh(client, "older")
     docs.upsert([Record("seed", "t", unit(1, 1, 1, 1))])
     client.drop_collection(DB, "older.__sci_book")  # what a collection written by 0.2 looks like
-    with pytest.raises(OlderFormatError, match=r"0\.2 or older.*drop"):
+    with pytest.raises(OlderFormatError, match=r"0\.2 or older.*clear\(\)"):
         fresh(client, "older").scan()
+    repairing = fresh(client, "older")  # from any process: the named call makes it usable again
+    repairing.clear()
+    assert repairing.count() == 0
+    repairing.upsert([Record("new", "t", unit(1, 2, 3, 4))])
+    assert [r.id for r in fresh(client, "older").scan()] == ["new"]
 
 
 def test_a_write_into_the_old_generation_during_a_compaction_is_kept_and_found(
@@ -445,3 +450,16 @@ def test_readers_never_see_a_half_built_view_while_a_dropped_collection_is_read_
     assert sorted(core.view.records) == ["old0", "old1", "old2", "old3"]  # other threads: the old, whole
     refresh.finish()
     assert sorted(core.view.records) == ["new"]
+
+
+def test_a_collection_written_without_the_layer_is_refused_and_clear_makes_it_usable(
+    client: ScintireteClient,
+) -> None:
+    client.ensure_collection(DB, "legacy", "l2")
+    client.insert_vectors(DB, "legacy", [unit(1, 2, 3, 4)], [{"_sci_id": "a", "text": "as 0.1 stored it"}])
+    with pytest.raises(ScintireteError, match=r"no journal.*clear\(\)"):
+        fresh(client, "legacy").count()
+    fresh(client, "legacy").clear()
+    assert fresh(client, "legacy").count() == 0
+    fresh(client, "legacy").upsert([Record("b", "t", unit(4, 3, 2, 1))])
+    assert [r.id for r in fresh(client, "legacy").scan()] == ["b"]
