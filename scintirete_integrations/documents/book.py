@@ -16,40 +16,36 @@ from dataclasses import dataclass
 import numpy as np
 
 KEY_DIMENSION = 8
-KEY_SCALE = 1e14  # pages ~1e12 apart at a million pages; a chunk's payload is < 8e8 from its key
-CHUNK_STEP = (
-    4e9  # chunk c of a page sits c steps along the first axis from chunk 0: one search reads them all
-)
+KEY_SCALE = 1e14  # keys ~1e12 apart at a million chunks; a chunk's payload is < 8e8 from its key
 HEADER = 4  # stored length, chunks, crc low 24 bits, crc high 8 bits
 PAYLOAD_ELEMENTS = 2048
 CHUNK_BYTES = 3 * PAYLOAD_ELEMENTS
 PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,240 bytes: flushes the server's log buffer
 VOID_COPY = 255  # the copy number whose chunk 0 is a page number's void mark
-SEAL_COPY = 254  # chunk 0 of page 0 at this copy: the book is sealed, its successor takes copies
 _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
 
-@functools.lru_cache(maxsize=4096)
-def _base(seq: int, copy: int) -> tuple[float, ...]:
-    return tuple(np.random.default_rng([seq, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE)
+@functools.lru_cache(maxsize=8192)
+def _key(seq: int, chunk: int, copy: int) -> bytes:
+    point = np.random.default_rng([seq, chunk, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE
+    return point.astype(_F32).tobytes()
 
 
 def page_key(seq: int, chunk: int, copy: int) -> np.ndarray:
-    """The fixed point where copy ``copy`` of chunk ``chunk`` of page ``seq`` is stored."""
-    key = np.array(_base(seq, copy))
-    key[0] += chunk * CHUNK_STEP
-    return key.astype(_F32)
+    """The fixed point where copy ``copy`` of chunk ``chunk`` of page ``seq`` is stored.
 
-
-def probe_vector(seq: int, copy: int) -> np.ndarray:
-    """The query that finds copy ``copy`` of page ``seq``: chunk 0's key, zeros elsewhere.
-
-    The page's other chunks are its next nearest vectors, one step apart each, so a search for
-    ``n`` results from here returns all ``n`` chunks.
+    Every chunk gets its own random point, so the book is one even cloud of 8-d points, which
+    an HNSW graph reaches best. (Chunks of a page kept close together, to read them with one
+    search, formed far-off islands whose first vectors the server's graph never linked to.)
     """
+    return np.frombuffer(_key(seq, chunk, copy), dtype=_F32).copy()
+
+
+def probe_vector(seq: int, chunk: int, copy: int) -> np.ndarray:
+    """The query that finds that page vector: its key, zeros elsewhere."""
     query = np.zeros(PAGE_DIMENSION, _F32)
-    query[:KEY_DIMENSION] = page_key(seq, 0, copy)
+    query[:KEY_DIMENSION] = page_key(seq, chunk, copy)
     return query
 
 
@@ -75,39 +71,10 @@ def void_vector(seq: int) -> np.ndarray:
     return row
 
 
-def distances(rows: np.ndarray, probe: np.ndarray) -> np.ndarray:
-    """Each page vector's L2 distance from ``probe``, as the server reports it (float64 here)."""
-    diff = rows.astype(np.float64) - probe.astype(np.float64)
-    squares: np.ndarray = np.einsum("ij,ij->i", diff, diff)
-    result: np.ndarray = np.sqrt(squares)
-    return result
-
-
-def matching_chunks(reported: list[float], expected: np.ndarray) -> set[int]:
-    """The chunks whose distance the server reported: found by a search, so stored and reachable.
-
-    A page's chunks sit ``CHUNK_STEP`` apart from one another and ~1e12 from any other page's,
-    so a distance within a thousandth of chunk c's (float32 sums on the server) is chunk c.
-    """
-    found: set[int] = set()
-    for distance in reported:
-        chunk = int(np.argmin(np.abs(expected - distance)))
-        if abs(expected[chunk] - distance) <= 1e-3 * expected[chunk] + 1.0:
-            found.add(chunk)
-    return found
-
-
-def seal_vector() -> np.ndarray:
-    """The mark that seals a book: a checkpoint is moving to the next generation."""
-    row = np.zeros((1, PAGE_DIMENSION), _F32)
-    row[0, :KEY_DIMENSION] = page_key(0, 0, SEAL_COPY)
-    return row
-
-
-def is_seal(elements: np.ndarray) -> bool:
-    return elements.shape[0] == PAGE_DIMENSION and np.array_equal(
-        elements[:KEY_DIMENSION], page_key(0, 0, SEAL_COPY)
-    )
+def payload_distance(row: np.ndarray) -> float:
+    """A page vector's L2 distance from its own probe: the norm of everything but its key."""
+    rest = row[KEY_DIMENSION:].astype(np.float64)
+    return float(np.sqrt(rest @ rest))
 
 
 @dataclass(frozen=True)
@@ -120,18 +87,15 @@ class Chunk:
     payload: bytes
 
 
-def chunk_number(elements: np.ndarray, seq: int, copy: int) -> int | None:
-    """Which chunk of copy ``copy`` of page ``seq`` these elements are, or None when none."""
-    if elements.shape[0] != PAGE_DIMENSION:
-        return None
-    chunk = round((float(elements[0]) - float(page_key(seq, 0, copy)[0])) / CHUNK_STEP)
-    if not 0 <= chunk < 2**16 or not np.array_equal(elements[:KEY_DIMENSION], page_key(seq, chunk, copy)):
-        return None
-    return chunk
+def is_chunk(elements: np.ndarray, seq: int, chunk: int, copy: int) -> bool:
+    """Whether these elements are that page vector (its key, exactly)."""
+    return elements.shape[0] == PAGE_DIMENSION and np.array_equal(
+        elements[:KEY_DIMENSION], page_key(seq, chunk, copy)
+    )
 
 
 def read_chunk(elements: np.ndarray) -> Chunk | None:
-    """The header and payload of a page vector (:func:`chunk_number` says whose it is)."""
+    """The header and payload of a page vector (:func:`is_chunk` says whose it is)."""
     header = elements[KEY_DIMENSION : KEY_DIMENSION + HEADER]
     values = elements[KEY_DIMENSION + HEADER :]
     if not (np.all(header >= 0) and np.all(values >= 0) and np.all(values < 2**24)):

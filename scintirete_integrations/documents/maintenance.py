@@ -313,8 +313,9 @@ def _checkpoint_plan(
     logger.info("checkpointed %r at page %d (%d records, as of page %d)", core.name, seq, len(entries), upto)
     for generation in (yield from books_plan(client, core.names, timeout)):
         if generation < new_book:  # nobody needs it: new stores start at the marker, old ones read anew
-            with contextlib.suppress(NotFoundError):
-                yield from client._drop_collection_plan(core.db, core.names.book(generation), timeout)
+            for collection in (core.names.book(generation), core.names.seal(generation)):
+                with contextlib.suppress(NotFoundError):
+                    yield from client._drop_collection_plan(core.db, collection, timeout)
     with core.lock:
         core.view.books = [g for g in core.view.books if g >= new_book]
     if gen is None:

@@ -83,24 +83,20 @@ def ensure_books_plan(client: _BaseClient, names: Names, timeout: Timeout) -> Pl
 
 
 def sealed_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[bool]:
-    """Whether book ``generation`` is sealed (or gone): a checkpoint is moving to the next one.
+    """Whether book ``generation`` is sealed: a checkpoint is moving to the next one.
 
-    The seal is the only vector at distance 0 from its key (any other is ~1e12 away), so the
-    answer needs no elements back.
+    The seal is a collection of its own: created atomically, listed, and never lost to search.
     """
-    request = client._search_request(
-        names.db, names.book(generation), book.probe_vector(0, book.SEAL_COPY), 1, _PROBE_EF, False
-    )
     try:
-        response = yield Call("Search", request, timeout)
+        yield from client._get_collection_info_plan(names.db, names.seal(generation), timeout)
     except NotFoundError:
-        return True
-    return any(item.distance < 1.0 for item in response.results)
+        return False
+    return True
 
 
 def seal_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeout) -> Plan[None]:
-    yield from client._insert_vectors_plan(
-        names.db, names.book(generation), book.seal_vector(), None, timeout
+    yield from client._ensure_collection_plan(
+        names.db, names.seal(generation), Metric.L2, None, None, timeout
     )
 
 
@@ -108,50 +104,49 @@ def seal_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeo
 
 
 def _lookups(
-    client: _BaseClient, names: Names, generation: int, wanted: list[tuple[int, int, int]], timeout: Timeout
-) -> Plan[list[list[np.ndarray]]]:
-    """For each (page, copy, how many), the elements of that many vectors nearest the page's key.
+    client: _BaseClient, names: Names, generation: int, keys: list[tuple[int, int, int]], timeout: Timeout
+) -> Plan[dict[tuple[int, int, int], np.ndarray]]:
+    """The elements of the vector at each (page, chunk, copy) key, where a search finds it.
 
     :data:`PROBE_BATCH` searches go out at a time, which bounds a first read's transient memory.
     """
-    found: list[list[np.ndarray]] = []
+    found: dict[tuple[int, int, int], np.ndarray] = {}
     collection = names.book(generation)
-    for start in range(0, len(wanted), PROBE_BATCH):
-        batch = wanted[start : start + PROBE_BATCH]
+    for start in range(0, len(keys), PROBE_BATCH):
+        batch = keys[start : start + PROBE_BATCH]
         calls = [
             Call(
                 "Search",
-                client._search_request(
-                    names.db, collection, book.probe_vector(seq, copy), n, max(n, _PROBE_EF), True
-                ),
+                client._search_request(names.db, collection, book.probe_vector(*key), 1, _PROBE_EF, True),
                 timeout,
             )
-            for seq, copy, n in batch
+            for key in batch
         ]
         answers = yield calls
-        for answer in answers:
+        for key, answer in zip(batch, answers, strict=True):
             if isinstance(answer, Exception):
                 raise answer
-            found.append([hit_elements(item) for item in answer.results])
+            for item in answer.results:
+                elements = hit_elements(item)
+                if book.is_chunk(elements, *key):
+                    found[key] = elements
     return found
 
 
 def _chunks_of(
-    client: _BaseClient, names: Names, generation: int, wanted: dict[int, int], timeout: Timeout
-) -> Plan[dict[int, dict[int, book.Chunk]]]:
-    """Chunks of pages ``wanted`` (page -> how many to ask for), any copy, by chunk number."""
-    got: dict[int, dict[int, book.Chunk]] = {seq: {} for seq in wanted}
+    client: _BaseClient, names: Names, generation: int, wanted: list[tuple[int, int]], timeout: Timeout
+) -> Plan[dict[tuple[int, int], book.Chunk]]:
+    """Chunks (page, chunk) of book ``generation``; a later copy only where an earlier is not found."""
+    got: dict[tuple[int, int], book.Chunk] = {}
     for copy in range(MAX_COPIES):
-        todo = [(seq, copy, n) for seq, n in wanted.items() if len(got[seq]) < max(n, 1)]
+        todo = [(seq, chunk, copy) for seq, chunk in wanted if (seq, chunk) not in got]
         if not todo:
             break
-        results = yield from _lookups(client, names, generation, todo, timeout)
-        for (seq, _, _), hits in zip(todo, results, strict=True):
-            for elements in hits:
-                number = book.chunk_number(elements, seq, copy)
-                chunk = None if number is None else book.read_chunk(elements)
-                if chunk is not None and number is not None:
-                    got[seq].setdefault(number, chunk)
+        found = yield from _lookups(client, names, generation, todo, timeout)
+        for (seq, chunk, _), elements in found.items():
+            parsed = book.read_chunk(elements)
+            if parsed is not None:
+                got[seq, chunk] = parsed
     return got
 
 
@@ -160,30 +155,26 @@ def read_stored_plan(
 ) -> Plan[dict[int, Stored]]:
     """What book ``generation`` holds for pages ``seqs``; absent when it holds nothing readable.
 
-    One search per page finds chunk 0, which tells how many chunks the page has; a second
-    search per longer page returns all of them (they are its key's nearest vectors). Later
-    copies are asked for only where a chunk is still missing. NotFoundError: no such book.
+    Chunk 0 of each page first (it tells how many chunks the page has), then the others, each
+    with one search at its key. NotFoundError: no such book.
     """
-    firsts = yield from _chunks_of(client, names, generation, dict.fromkeys(seqs, 1), timeout)
-    sizes = {seq: chunks[0].chunks for seq, chunks in firsts.items() if 0 in chunks}
-    whole = yield from _chunks_of(
-        client, names, generation, {s: n for s, n in sizes.items() if n > 1}, timeout
-    )
+    firsts = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], timeout)
+    sizes = {seq: firsts[seq, 0].chunks for seq in seqs if (seq, 0) in firsts}
+    rest = [(seq, c) for seq, n in sizes.items() for c in range(1, n)]
+    chunks = firsts | (yield from _chunks_of(client, names, generation, rest, timeout))
     found: dict[int, Stored] = {}
     for seq, n in sizes.items():
-        chunks = firsts[seq] if n == 1 else whole[seq]
-        parts = [chunks.get(c) for c in range(n)]
+        parts = [chunks.get((seq, c)) for c in range(n)]
         stored = None if None in parts else book.assemble(parts)  # type: ignore[arg-type]
         if stored is not None:
             found[seq] = stored
     absent = [seq for seq in seqs if seq not in found]
     if absent:
         marks = yield from _lookups(
-            client, names, generation, [(seq, book.VOID_COPY, 1) for seq in absent], timeout
+            client, names, generation, [(seq, 0, book.VOID_COPY) for seq in absent], timeout
         )
-        for seq, hits in zip(absent, marks, strict=True):
-            if any(book.is_void(elements, seq) for elements in hits):
-                found[seq] = None
+        for seq, _, _ in marks:
+            found[seq] = None
     return found
 
 
@@ -292,20 +283,41 @@ def _follow_seals_plan(
 def _ensure_findable_plan(
     client: _BaseClient, names: Names, generation: int, seq: int, stored: bytes, timeout: Timeout
 ) -> Plan[None]:
-    """Check every chunk of page ``seq`` can be found; store further copies of those that cannot."""
-    rows = book.page_vectors(seq, stored)
-    missing = list(range(len(rows)))
+    """Check every chunk of page ``seq`` can be found; store further copies of those that cannot.
+
+    A search from a chunk's key reports the chunk at exactly its payload's norm (any other
+    vector is ~1e12 away), so the check needs no elements back.
+    """
+    missing = list(range(len(book.page_vectors(seq, stored))))
     for copy in range(MAX_COPIES):
-        probe = book.probe_vector(seq, copy)
-        request = client._search_request(
-            names.db, names.book(generation), probe, len(rows), max(len(rows), _PROBE_EF), False
-        )
-        response = yield Call("Search", request, timeout)
-        expected = book.distances(book.page_vectors(seq, stored, copy), probe)
-        found = book.matching_chunks([item.distance for item in response.results], expected)
-        missing = [c for c in missing if c not in found]
-        if not missing or copy + 1 == MAX_COPIES:
+        rows = book.page_vectors(seq, stored, copy)
+        calls = [
+            Call(
+                "Search",
+                client._search_request(
+                    names.db, names.book(generation), book.probe_vector(seq, c, copy), 1, _PROBE_EF, False
+                ),
+                timeout,
+            )
+            for c in missing
+        ]
+        answers = yield calls
+        still = []
+        for chunk, answer in zip(missing, answers, strict=True):
+            if isinstance(answer, Exception):
+                raise answer
+            expected = book.payload_distance(rows[chunk])
+            if not any(abs(item.distance - expected) <= 1e-3 * expected + 1.0 for item in answer.results):
+                still.append(chunk)
+        missing = still
+        if not missing:
+            return
+        if copy + 1 == MAX_COPIES:
             break
         logger.info("storing copy %d of %d chunks of page %d of %r", copy + 1, len(missing), seq, names.name)
         copies = book.page_vectors(seq, stored, copy + 1)[missing]
         yield from client._insert_vectors_plan(names.db, names.book(generation), copies, None, timeout)
+    logger.warning(
+        "%d chunks of page %d of %r cannot be found after %d copies; readers will look for them again",
+        len(missing), seq, names.name, MAX_COPIES,
+    )  # fmt: skip

@@ -162,6 +162,10 @@ class Names:
         """Book ``generation``: each checkpoint writes into the next one and drops the older."""
         return self.name + BOOK_SUFFIX + (f".{generation}" if generation else "")
 
+    def seal(self, generation: int) -> str:
+        """Exists once book ``generation`` is sealed: a checkpoint is moving to the next book."""
+        return self.name + RESERVED_INFIX + f"seal.{generation}"
+
     def book_generation(self, collection: str) -> int | None:
         """The generation of a book collection of this name, or None when it is not one."""
         prefix = self.name + BOOK_SUFFIX

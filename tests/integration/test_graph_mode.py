@@ -159,3 +159,32 @@ def test_both_stores_on_the_graph(client: ScintireteClient, graph_server: LiteSe
         assert len(again.get_nodes()) == 10
     finally:
         li.clear()
+
+
+def test_pages_of_many_chunks_are_all_found_on_the_graph() -> None:
+    """Every chunk of a large page sits at its own random key, so the graph reaches it.
+
+    Chunks of a page placed close together (to read them with one search) formed far-off
+    islands whose first chunks the server's graph never linked to: a fresh store then could not
+    read those pages (seen on the unmodified server, and here). Pages of 250 records of 750
+    characters take about 65 chunks each.
+    """
+    rng = np.random.default_rng(1)
+    with (
+        LiteServer(index="hnsw") as server,
+        ScintireteClient(server.address, password=server.password) as client,
+    ):
+        docs = DocumentCollection("big", client, db="graph", metric="cosine")
+        for b in range(4):
+            vectors = rng.standard_normal((250, 384)).astype(np.float32)
+            docs.upsert(
+                Record(
+                    f"r{b}-{i}",
+                    f"text {b} {i} " + "word " * 150,
+                    vectors[i],
+                    {"i": i, "b": b, "f": i / 3, "ok": True},
+                )
+                for i in range(250)
+            )
+        fresh = DocumentCollection("big", client, db="graph", metric="cosine")
+        assert fresh.count() == 1000 and not fresh._core.view.pending

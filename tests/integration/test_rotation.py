@@ -118,7 +118,7 @@ def test_a_writer_whose_book_is_sealed_mid_write_stores_its_page_in_the_next(
         docs.upsert(batch(20, 0))
         docs.upsert(batch(20, 1))
         compaction = Stepper(client, maintenance.compact_plan(docs._core, client, None, rebuild=False))
-        compaction.run_until("InsertVectors", f"{name}.__sci_book")  # parts written; the seal is next
+        compaction.run_until("CreateCollection", f"{name}.__sci_seal.0")  # parts written; the seal is next
         compaction.deliver(compaction.call())  # the old book is sealed now
         other = DocumentCollection(name, client, db=DB, metric="l2", auto_compact=False)
         assert other.upsert([Record("late", "after the seal", np.ones(8))]) == ["late"]
@@ -170,22 +170,31 @@ def test_a_reader_that_lags_behind_a_checkpoint_reads_anew_and_resurrects_nothin
         docs.drop()
 
 
-CRASH_POINTS: dict[str, Callable[[Call, str], bool]] = {
-    "new book created": lambda call, name: (
-        call.rpc == "InsertVectors" and call.request.collection_name == f"{name}.__sci_journal"
+def _after(first: Callable[[Call], bool], then: Callable[[Call], bool]) -> Callable[[Call], bool]:
+    """A predicate true at the first call matching ``then`` once a call matched ``first``."""
+    seen = [False]
+
+    def check(call: Call) -> bool:
+        if seen[0] and then(call):
+            return True
+        seen[0] = seen[0] or first(call)
+        return False
+
+    return check
+
+
+def _rpc(rpc: str, collection: str = "") -> Callable[[Call], bool]:
+    return lambda call: call.rpc == rpc and getattr(call.request, "collection_name", "").endswith(collection)
+
+
+CRASH_POINTS: dict[str, Callable[[], Callable[[Call], bool]]] = {
+    "new book created": lambda: _after(_rpc("CreateCollection", ".__sci_book.1"), _rpc("InsertVectors")),
+    "parts written, before the seal": lambda: _rpc("CreateCollection", ".__sci_seal.0"),
+    "sealed, before the carry": lambda: _after(
+        _rpc("CreateCollection", ".__sci_seal.0"), _rpc("GetCollectionInfo", ".__sci_journal")
     ),
-    "parts written, before the seal": lambda call, name: (
-        call.rpc == "InsertVectors"
-        and call.request.collection_name == f"{name}.__sci_book"
-        and len(call.request.vectors) == 1
-    ),
-    "sealed, before the carry": lambda call, name: (
-        call.rpc == "GetCollectionInfo" and call.request.collection_name == f"{name}.__sci_journal"
-    ),
-    "before the marker": lambda call, name: (
-        call.rpc == "Search" and "__sci_lock" in call.request.collection_name
-    ),
-    "before the drops": lambda call, name: call.rpc == "ListCollections",
+    "before the marker": lambda: _rpc("Search", ".__sci_lock"),
+    "before the drops": lambda: _rpc("ListCollections"),
 }
 
 
@@ -202,7 +211,7 @@ def test_a_checkpoint_abandoned_at_any_step_loses_nothing_and_the_next_one_finis
             docs.upsert(records)
             expected |= {r.id: r.text for r in records}
         plan = maintenance.compact_plan(docs._core, client, None, rebuild=True)
-        _drive_until(client, plan, lambda call: CRASH_POINTS[point](call, name))
+        _drive_until(client, plan, CRASH_POINTS[point]())
         late = batch(2, 9, start=500)
         writer = DocumentCollection(name, client, db=DB, metric="l2", auto_compact=False)
         writer.upsert(late)  # a write after the crash, into whichever book is current

@@ -134,9 +134,40 @@ def _all_keys(ops: _MetricOps, view: ScanView, query: Matrix) -> Matrix:
             _searches -= 1
 
 
+_PREFIX = 16  # L2: leading dimensions whose distance bounds the whole distance from below
+
+
+def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
+    """L2 candidates found from the first dimensions alone, or None when they do not narrow it.
+
+    The squared distance over a prefix of the dimensions never exceeds the whole one, so once
+    ``count`` rows are measured whole, a row whose prefix alone is farther than the farthest of
+    them cannot be among the nearest. Exact, whatever the data; it only saves time when the
+    leading dimensions tell rows apart (keyed data such as the document layer's page vectors),
+    and costs a 16-column pass otherwise.
+    """
+    rows = view.vectors[:, :_PREFIX].astype(np.float64)
+    prefix = np.einsum("ij,ij->i", rows - query[:_PREFIX], rows - query[:_PREFIX])
+    if view.live is not None:
+        prefix[~view.live] = np.inf
+    first = np.argpartition(prefix, count - 1)[:count]
+    first = first[np.isfinite(prefix[first])]
+    if not len(first):
+        return None
+    whole = view.vectors[first].astype(np.float64) - query.astype(np.float64)
+    bound = float(np.einsum("ij,ij->i", whole, whole).max())
+    candidates = np.flatnonzero(prefix <= bound)
+    return candidates if len(candidates) <= max(4 * count, view.size // 8) else None
+
+
 def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
     """Rows of the ``count`` closest live vectors and their exact distances, closest first."""
     ops = _METRICS[view.metric]
+    if view.metric is Metric.L2 and view.dimension > 4 * _PREFIX and count < view.size:
+        with np.errstate(over="ignore", invalid="ignore"):
+            narrowed = _by_prefix(view, query, count)
+        if narrowed is not None:
+            return ranked(view.metric, view.vectors, narrowed, query, count)
     with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
         keys = _all_keys(ops, view, query)
         if view.live is not None:
