@@ -51,8 +51,8 @@ Storage: each distinct term gets an integer id; postings (record slot, term freq
 kept in a few sorted numpy segments, merged as they grow, like a small log-structured
 merge tree. A removed or replaced record only loses its slot: document frequencies are
 counted from live postings at query time, and dead postings are dropped when segments merge,
-or all at once when dead slots outnumber live ones. About 6 bytes per (record, distinct term)
-pair; see ``docs/keyword-retrieval.md`` for measurements.
+or all at once when dead slots outnumber live ones. Postings take 6 bytes per (record,
+distinct term) pair; ``docs/keyword-retrieval.md`` has measurements.
 """
 
 from __future__ import annotations
@@ -381,13 +381,16 @@ class KeywordIndex:
             raise InvalidArgumentError("ids and texts must be sequences of strings, not one string")
         if len(ids) != len(texts):
             raise InvalidArgumentError(f"got {len(ids)} ids but {len(texts)} texts")
+        for sid, text in zip(ids, texts, strict=True):  # all checked before anything changes
+            if not isinstance(sid, str) or not isinstance(text, str):
+                raise InvalidArgumentError(
+                    f"ids and texts must be strings, got {type(sid).__name__} {sid!r} and {type(text).__name__}"
+                )
         term_ids: list[int] = []
         frequencies: list[int] = []
         slots: list[int] = []
         self._reserve(len(self._ids) + len(ids))
         for sid, text in zip(ids, texts, strict=True):
-            if not isinstance(text, str):
-                raise InvalidArgumentError(f"the text of {sid!r} must be a string, got {type(text).__name__}")
             self._drop(sid)
             counts, length = analyze(text)
             slot = len(self._ids)

@@ -171,8 +171,19 @@ def test_arguments_are_checked() -> None:
         index.put(["a", "b"], ["only one"])
     with pytest.raises(InvalidArgumentError):
         index.put("ab", ["x", "y"])
+    index.put(["a"], ["kept"])
     with pytest.raises(InvalidArgumentError):
-        index.put(["a"], [None])  # type: ignore[list-item]
+        index.put(["a", "b"], ["replaced", None])  # type: ignore[list-item]
+    assert len(index) == 1 and index.search("kept", k=1)[0][0] == "a"  # a bad batch changes nothing
+
+
+def test_term_frequencies_beyond_16_bits() -> None:
+    index = _EagerIndex()
+    index.put(["big", "small"], ["spam " * 70_000, "spam eggs"])
+    index.put(["other", "more"], ["eggs", "eggs spam"])  # merges uint32 and uint16 frequencies
+    assert len(index._segments) == 1
+    corpus = {"big": "spam " * 70_000, "small": "spam eggs", "other": "eggs", "more": "eggs spam"}
+    _same(index.search("spam eggs", k=4), _brute_force(corpus, "spam eggs"))
 
 
 # -- incremental updates keep the statistics exact
