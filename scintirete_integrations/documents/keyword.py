@@ -258,7 +258,7 @@ def analyze(text: str) -> tuple[dict[str, int], int]:
         words = _candidates(text)
         counts = Counter(map(str.lower, words))
         for word, times in Counter(words).items():
-            if not _is_plain(word):
+            if not (word.islower() and word.isalnum()):  # may have parts: ask the cached analysis
                 for term in _word_terms(word)[1:]:
                     counts[term] += times
         return dict(counts), len(words)
@@ -388,12 +388,13 @@ class KeywordIndex:
                 )
         term_ids: list[int] = []
         frequencies: list[int] = []
-        slots: list[int] = []
-        self._reserve(len(self._ids) + len(ids))
-        for sid, text in zip(ids, texts, strict=True):
+        distinct = np.zeros(len(ids), np.int64)  # terms per record
+        first = len(self._ids)
+        self._reserve(first + len(ids))
+        for i, (sid, text) in enumerate(zip(ids, texts, strict=True)):
             self._drop(sid)
             counts, length = analyze(text)
-            slot = len(self._ids)
+            slot = first + i
             self._ids.append(sid)
             self._slot_of[sid] = slot
             self._lengths[slot] = length
@@ -401,13 +402,10 @@ class KeywordIndex:
             self._total_length += length
             term_ids.extend(map(self._vocabulary.__getitem__, counts))  # new terms get the next id
             frequencies.extend(counts.values())
-            slots.extend([slot] * len(counts))
+            distinct[i] = len(counts)
         if term_ids:
-            self._add(
-                _Segment.build(
-                    np.array(term_ids, np.int32), np.array(slots, np.int32), np.array(frequencies, np.int64)
-                )
-            )
+            slots = np.repeat(np.arange(first, first + len(ids), dtype=np.int32), distinct)
+            self._add(_Segment.build(np.array(term_ids, np.int32), slots, np.array(frequencies, np.int64)))
         self._maybe_renumber()
 
     def remove(self, ids: Iterable[str]) -> None:
