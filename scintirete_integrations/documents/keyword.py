@@ -51,8 +51,8 @@ Storage: each distinct term gets an integer id; postings (record slot, term freq
 kept in a few sorted numpy segments, merged as they grow, like a small log-structured
 merge tree. A removed or replaced record only loses its slot: document frequencies are
 counted from live postings at query time, and dead postings are dropped when segments merge,
-or all at once when dead slots outnumber live ones. About 6 bytes per (record, distinct term)
-pair; see ``docs/keyword-retrieval.md`` for measurements.
+or all at once when dead slots outnumber live ones. Postings take 6 bytes per (record,
+distinct term) pair; ``docs/keyword-retrieval.md`` has measurements.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def analyze(text: str) -> tuple[dict[str, int], int]:
         words = _candidates(text)
         counts = Counter(map(str.lower, words))
         for word, times in Counter(words).items():
-            if not _is_plain(word):
+            if not (word.islower() and word.isalnum()):  # may have parts: ask the cached analysis
                 for term in _word_terms(word)[1:]:
                     counts[term] += times
         return dict(counts), len(words)
@@ -303,7 +303,7 @@ class _Segment:
         return len(self.slots)
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
-        i = int(np.searchsorted(self.terms, term))
+        i = int(self.terms.searchsorted(np.int32(term)))  # same dtype: no copy of the array
         if i == len(self.terms) or self.terms[i] != term:
             return None
         start, stop = self.starts[i], self.starts[i + 1]
@@ -314,14 +314,28 @@ class _Segment:
         return np.repeat(self.terms, np.diff(self.starts))
 
 
-def _merge(segments: Sequence[_Segment], slot_map: np.ndarray, term_map: np.ndarray | None) -> _Segment:
+def _merge(segments: Sequence[_Segment], slot_map: np.ndarray) -> _Segment:
     """One segment of the postings whose slot maps to a slot >= 0 (dead slots map to -1)."""
     terms = np.concatenate([s.expanded_terms() for s in segments])
     slots = slot_map[np.concatenate([s.slots for s in segments])]
     tfs = np.concatenate([s.tfs for s in segments])
     keep = slots >= 0
-    terms = terms[keep] if term_map is None else term_map[terms[keep]]
-    return _Segment.build(terms, slots[keep], tfs[keep])
+    return _Segment.build(terms[keep], slots[keep], tfs[keep])
+
+
+class _Vocabulary(dict[str, int]):
+    """Term -> id; looking up a new term gives it the next id (so lookups in bulk stay in C)."""
+
+    def __init__(self, terms: Iterable[str] = ()) -> None:
+        self.terms: list[str] = []  # id -> term
+        super().__init__()
+        for term in terms:
+            self[term]  # gives it the next id
+
+    def __missing__(self, term: str) -> int:
+        term_id = self[term] = len(self.terms)
+        self.terms.append(term)
+        return term_id
 
 
 class KeywordIndex:
@@ -345,8 +359,7 @@ class KeywordIndex:
             raise InvalidArgumentError(f"b must be between 0 and 1, got {b!r}")
         self.k1 = float(k1)
         self.b = float(b)
-        self._vocabulary: dict[str, int] = {}  # term -> id
-        self._term_list: list[str] = []  # id -> term
+        self._vocabulary = _Vocabulary()
         self._segments: list[_Segment] = []
         self._slot_of: dict[str, int] = {}  # live record id -> slot
         self._ids: list[str | None] = []  # slot -> id, None once dead
@@ -368,30 +381,31 @@ class KeywordIndex:
             raise InvalidArgumentError("ids and texts must be sequences of strings, not one string")
         if len(ids) != len(texts):
             raise InvalidArgumentError(f"got {len(ids)} ids but {len(texts)} texts")
+        for sid, text in zip(ids, texts, strict=True):  # all checked before anything changes
+            if not isinstance(sid, str) or not isinstance(text, str):
+                raise InvalidArgumentError(
+                    f"ids and texts must be strings, got {type(sid).__name__} {sid!r} and {type(text).__name__}"
+                )
         term_ids: list[int] = []
         frequencies: list[int] = []
-        slots: list[int] = []
-        self._reserve(len(self._ids) + len(ids))
-        for sid, text in zip(ids, texts, strict=True):
-            if not isinstance(text, str):
-                raise InvalidArgumentError(f"the text of {sid!r} must be a string, got {type(text).__name__}")
+        distinct = np.zeros(len(ids), np.int64)  # terms per record
+        first = len(self._ids)
+        self._reserve(first + len(ids))
+        for i, (sid, text) in enumerate(zip(ids, texts, strict=True)):
             self._drop(sid)
             counts, length = analyze(text)
-            slot = len(self._ids)
+            slot = first + i
             self._ids.append(sid)
             self._slot_of[sid] = slot
             self._lengths[slot] = length
             self._live[slot] = True
             self._total_length += length
-            term_ids.extend(map(self._term_id, counts))
+            term_ids.extend(map(self._vocabulary.__getitem__, counts))  # new terms get the next id
             frequencies.extend(counts.values())
-            slots.extend([slot] * len(counts))
+            distinct[i] = len(counts)
         if term_ids:
-            self._add(
-                _Segment.build(
-                    np.array(term_ids, np.int32), np.array(slots, np.int32), np.array(frequencies, np.int64)
-                )
-            )
+            slots = np.repeat(np.arange(first, first + len(ids), dtype=np.int32), distinct)
+            self._add(_Segment.build(np.array(term_ids, np.int32), slots, np.array(frequencies, np.int64)))
         self._maybe_renumber()
 
     def remove(self, ids: Iterable[str]) -> None:
@@ -399,13 +413,6 @@ class KeywordIndex:
         for sid in ids:
             self._drop(sid)
         self._maybe_renumber()
-
-    def _term_id(self, term: str) -> int:
-        term_id = self._vocabulary.get(term)
-        if term_id is None:
-            term_id = self._vocabulary[term] = len(self._term_list)
-            self._term_list.append(term)
-        return term_id
 
     def _drop(self, sid: str) -> None:
         slot = self._slot_of.pop(sid, None)
@@ -427,7 +434,7 @@ class KeywordIndex:
             newer = self._segments.pop()
             older = self._segments.pop()
             keep_live = np.where(self._live[: len(self._ids)], np.arange(len(self._ids)), -1)
-            self._segments.append(_merge([older, newer], keep_live, None))
+            self._segments.append(_merge([older, newer], keep_live))
 
     def _maybe_renumber(self) -> None:
         """Once dead slots outnumber live ones: renumber slots, drop dead postings and unused terms."""
@@ -438,13 +445,12 @@ class KeywordIndex:
         kept = np.flatnonzero(live)
         slot_map = np.full(len(self._ids), -1, np.int64)
         slot_map[kept] = np.arange(len(kept))
-        segment = _merge(self._segments, slot_map, None) if self._segments else None
+        segment = _merge(self._segments, slot_map) if self._segments else None
         term_map = None
-        if segment is not None and len(segment.terms) < len(self._term_list) // 2:
-            term_map = np.full(len(self._term_list), -1, np.int64)
+        if segment is not None and len(segment.terms) < len(self._vocabulary) // 2:
+            term_map = np.full(len(self._vocabulary), -1, np.int64)
             term_map[segment.terms] = np.arange(len(segment.terms))
-            self._term_list = [self._term_list[t] for t in segment.terms.tolist()]
-            self._vocabulary = {term: i for i, term in enumerate(self._term_list)}
+            self._vocabulary = _Vocabulary(self._vocabulary.terms[t] for t in segment.terms.tolist())
             segment = _Segment(
                 term_map[segment.terms].astype(np.int32), segment.starts, segment.slots, segment.tfs
             )
@@ -465,15 +471,14 @@ class KeywordIndex:
         or without it.
         """
         check_k(k)
-        terms = [t for t in map(self._vocabulary.get, dict.fromkeys(tokenize(query))) if t is not None]
-        if not terms or not self._slot_of:
+        terms = self._query_terms(query)
+        if not terms:
             return []
         slots, scores = self._score(terms)
         if allowed is not None:
-            among = np.fromiter(
-                (slot for sid in allowed if (slot := self._slot_of.get(sid)) is not None), np.int64
-            )
-            keep = np.isin(slots, among, assume_unique=True)
+            permitted = np.zeros(len(self._ids), bool)
+            permitted[[slot for sid in allowed if (slot := self._slot_of.get(sid)) is not None]] = True
+            keep = permitted[slots]
             slots, scores = slots[keep], scores[keep]
         if len(slots) > k:
             kth = np.partition(scores, len(scores) - k)[len(scores) - k]
@@ -485,33 +490,61 @@ class KeywordIndex:
         )
         return [(sid, score) for score, sid in hits[:k]]
 
+    def max_score(self, query: str) -> float:
+        """A bound no record's score for ``query`` reaches: ``sum of idf(t) * (k1 + 1)`` over its terms.
+
+        Each term adds less than ``idf * (k1 + 1)`` (the limit as its frequency grows), so
+        ``score / max_score(query)`` is in [0, 1): a relevance that, unlike raw BM25, does not
+        grow with the number of query terms. 0.0 when no record holds a query term.
+        """
+        total = 0.0
+        for term in self._query_terms(query):
+            postings = self._live_postings(term)
+            if postings is not None:
+                total += self._idf(len(postings[0])) * (self.k1 + 1.0)
+        return total
+
+    def _query_terms(self, query: str) -> list[int]:
+        if not self._slot_of:
+            return []
+        return [t for t in map(self._vocabulary.get, dict.fromkeys(tokenize(query))) if t is not None]
+
+    def _live_postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(slots, term frequencies) of the live records holding ``term``; None when there are none."""
+        found = [p for p in (s.postings(term) for s in self._segments) if p is not None]
+        if not found:
+            return None
+        slots = np.concatenate([p[0] for p in found])
+        keep = self._live[slots]
+        if not keep.any():
+            return None
+        return slots[keep], np.concatenate([p[1] for p in found])[keep]
+
+    def _idf(self, frequency: int) -> float:
+        count = len(self._slot_of)
+        return math.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5))
+
     def _score(self, terms: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(matching live slots ascending, their BM25 scores), summing term by term in query order."""
-        count = len(self._slot_of)
-        average = self._total_length / count
-        live = self._live[: len(self._ids)]
+        average = self._total_length / len(self._slot_of)  # > 0: a record holding a term has length >= 1
         k1, b = self.k1, self.b
         term_slots: list[np.ndarray] = []
         contributions: list[np.ndarray] = []
         for term in terms:
-            found = [p for p in (s.postings(term) for s in self._segments) if p is not None]
-            if not found:
+            postings = self._live_postings(term)
+            if postings is None:
                 continue
-            slots = np.concatenate([p[0] for p in found])
-            tfs = np.concatenate([p[1] for p in found])
-            keep = live[slots]
-            slots, tf = slots[keep], tfs[keep].astype(np.float64)
-            frequency = len(slots)
-            if not frequency:
-                continue
-            idf = math.log(1.0 + (count - frequency + 0.5) / (frequency + 0.5))
-            # average > 0 here: a record holding a term has length >= 1
+            slots, tf = postings[0], postings[1].astype(np.float64)
+            idf = self._idf(len(slots))
             lengths = self._lengths[slots].astype(np.float64)
             term_slots.append(slots)
             contributions.append(idf * (tf * (k1 + 1.0)) / (tf + k1 * (1.0 - b + b * lengths / average)))
         if not term_slots:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         every = np.concatenate(term_slots)
-        totals = np.bincount(every, weights=np.concatenate(contributions))  # adds in query-term order
-        matched = np.unique(every)
-        return matched, totals[matched]
+        size = len(self._ids)
+        totals = np.bincount(every, weights=np.concatenate(contributions), minlength=size)  # in term order
+        matched = np.zeros(size, bool)
+        matched[every] = True
+        slots = np.flatnonzero(matched)
+        return slots, totals[slots]

@@ -171,8 +171,19 @@ def test_arguments_are_checked() -> None:
         index.put(["a", "b"], ["only one"])
     with pytest.raises(InvalidArgumentError):
         index.put("ab", ["x", "y"])
+    index.put(["a"], ["kept"])
     with pytest.raises(InvalidArgumentError):
-        index.put(["a"], [None])  # type: ignore[list-item]
+        index.put(["a", "b"], ["replaced", None])  # type: ignore[list-item]
+    assert len(index) == 1 and index.search("kept", k=1)[0][0] == "a"  # a bad batch changes nothing
+
+
+def test_term_frequencies_beyond_16_bits() -> None:
+    index = _EagerIndex()
+    index.put(["big", "small"], ["spam " * 70_000, "spam eggs"])
+    index.put(["other", "more"], ["eggs", "eggs spam"])  # merges uint32 and uint16 frequencies
+    assert len(index._segments) == 1
+    corpus = {"big": "spam " * 70_000, "small": "spam eggs", "other": "eggs", "more": "eggs spam"}
+    _same(index.search("spam eggs", k=4), _brute_force(corpus, "spam eggs"))
 
 
 # -- incremental updates keep the statistics exact
@@ -221,7 +232,7 @@ def test_removing_everything_and_starting_again() -> None:
     assert len(index) == 0 and index.search("two", k=5) == []
     index.put(["c"], ["three four"])
     assert [sid for sid, _ in index.search("three two", k=5)] == ["c"]
-    assert index._term_list == ["three", "four"]  # unused terms were pruned
+    assert index._vocabulary.terms == ["three", "four"]  # unused terms were pruned
 
 
 # -- exactness against a brute-force scorer
@@ -282,3 +293,13 @@ def test_search_agrees_with_brute_force(
         allowed = set(list(corpus)[::2])
         want = [hit for hit in _brute_force(corpus, query) if hit[0] in allowed][:k]
         _same(index.search(query, k=k, allowed=allowed), want)
+
+
+def test_max_score_bounds_every_score() -> None:
+    index = KeywordIndex()
+    index.put(["d1", "d2", "d3"], ["apple banana apple", "banana cherry", "cherry cherry cherry date"])
+    bound = index.max_score("apple cherry kiwi")  # kiwi is in no record: it adds nothing
+    assert bound == pytest.approx((math.log(8 / 3) + math.log(1.6)) * 2.2, rel=1e-12)
+    assert all(0 < score < bound for _, score in index.search("apple cherry kiwi", k=3))
+    assert index.max_score("kiwi") == 0.0
+    assert KeywordIndex().max_score("apple") == 0.0
