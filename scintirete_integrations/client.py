@@ -99,9 +99,16 @@ class Call(NamedTuple):
     timeout: Timeout = USE_CLIENT_DEFAULT
 
 
+class Pause(NamedTuple):
+    """A wait a plan asks for between calls (the sync client sleeps, the async one awaits)."""
+
+    seconds: float
+
+
 #: A plan yields a Call and receives its response (or the error, thrown in), or yields a list of
-#: Calls to have them made concurrently and receives a list of responses or ScintireteErrors.
-Plan = Generator[Call | list[Call], Any, T]
+#: Calls to have them made concurrently and receives a list of responses or ScintireteErrors,
+#: or yields a Pause and receives None after it.
+Plan = Generator[Call | list[Call] | Pause, Any, T]
 
 
 # -- validation helpers (pure) ---------------------------------------------------------------------
@@ -872,6 +879,10 @@ class ScintireteClient(_BaseClient):
                 if isinstance(step, list):
                     step = plan.send(self._call_concurrently(step))
                     continue
+                if isinstance(step, Pause):
+                    time.sleep(step.seconds)
+                    step = plan.send(None)
+                    continue
                 try:
                     response = self._call(step)
                 except ScintireteError as exc:
@@ -1195,6 +1206,10 @@ class AsyncScintireteClient(_BaseClient):
             while True:
                 if isinstance(step, list):
                     step = plan.send(await self._call_concurrently(step))
+                    continue
+                if isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    step = plan.send(None)
                     continue
                 try:
                     response = await self._call(step)

@@ -4,7 +4,8 @@ An unmodified server logs every vector's metadata as ``{}`` and keeps only eleme
 restart without a snapshot, so a page's bytes travel in the elements of *page vectors*
 (``docs/on-server-format.md``): an 8-d key that a reader searches for, a 4-element header,
 and 6,144 payload bytes packed three to an element as integers below 2^24, which float32
-holds exactly. Pure functions; the reads and writes that use them live in :mod:`.journal`.
+holds exactly; parity chunks rebuild a chunk the server's graph stopped reaching. Pure
+functions; the reads and writes that use them live in :mod:`.pages`.
 """
 
 from __future__ import annotations
@@ -16,28 +17,31 @@ from dataclasses import dataclass
 import numpy as np
 
 KEY_DIMENSION = 8
-KEY_SCALE = 1e14  # keys ~1e12 apart at a million chunks; a chunk's payload is < 8e8 from its key
+KEY_RADIUS = 3e14  # keys ~4e13 apart at a million chunks; a chunk's payload is < 8e8 from its key
 HEADER = 4  # stored length, chunks, crc low 24 bits, crc high 8 bits
 PAYLOAD_ELEMENTS = 2048
 CHUNK_BYTES = 3 * PAYLOAD_ELEMENTS
 PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,240 bytes: flushes the server's log buffer
 VOID_COPY = 255  # the copy number whose chunk 0 is a page number's void mark
+PARITY_GROUP = 32  # data chunks per parity chunk: one lost chunk in each group is rebuilt
 _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
 
 @functools.lru_cache(maxsize=8192)
 def _key(seq: int, chunk: int, copy: int) -> bytes:
-    point = np.random.default_rng([seq, chunk, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION) * KEY_SCALE
+    direction = np.random.default_rng([seq, chunk, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION)
+    point = direction / np.linalg.norm(direction) * KEY_RADIUS
     return point.astype(_F32).tobytes()
 
 
 def page_key(seq: int, chunk: int, copy: int) -> np.ndarray:
     """The fixed point where copy ``copy`` of chunk ``chunk`` of page ``seq`` is stored.
 
-    Every chunk gets its own random point, so the book is one even cloud of 8-d points, which
-    an HNSW graph reaches best. (Chunks of a page kept close together, to read them with one
-    search, formed far-off islands whose first vectors the server's graph never linked to.)
+    Every chunk gets its own random point on a sphere, so the book is one even cloud with no
+    outliers. The server's graph keeps each node's closest links only, so a point far out
+    from the rest (Gaussian keys had a few) can lose every link to it when a restart rebuilds
+    the graph; chunks of a page kept close together formed islands it never linked to.
     """
     return np.frombuffer(_key(seq, chunk, copy), dtype=_F32).copy()
 
@@ -49,17 +53,35 @@ def probe_vector(seq: int, chunk: int, copy: int) -> np.ndarray:
     return query
 
 
+def parity_count(chunks: int) -> int:
+    """How many parity chunks follow a page's ``chunks`` data chunks."""
+    return -(-chunks // PARITY_GROUP)
+
+
+def data_chunks(stored: bytes) -> int:
+    return max(1, -(-len(stored) // CHUNK_BYTES))
+
+
 def page_vectors(seq: int, stored: bytes, copy: int = 0) -> np.ndarray:
-    """The page vectors holding ``stored`` for page ``seq``, one row per chunk."""
-    chunks = max(1, -(-len(stored) // CHUNK_BYTES))
+    """The page vectors holding ``stored`` for page ``seq``: its data chunks, then its parity.
+
+    Parity chunk ``j`` holds the XOR of the payloads of data chunks ``c`` with
+    ``c % parity_count == j``, so a reader rebuilds any one chunk of a group the server's
+    graph no longer reaches. Every row carries the same header.
+    """
+    chunks = data_chunks(stored)
+    parity = parity_count(chunks)
     crc = zlib.crc32(stored)
-    rows = np.zeros((chunks, PAGE_DIMENSION), _F32)
+    rows = np.zeros((chunks + parity, PAGE_DIMENSION), _F32)
     padded = stored + bytes(chunks * CHUNK_BYTES - len(stored))
     triples = np.frombuffer(padded, np.uint8).reshape(-1, 3).astype(np.uint32)
-    payload = (triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)).astype(_F32)
-    rows[:, KEY_DIMENSION + HEADER :] = payload.reshape(chunks, PAYLOAD_ELEMENTS)
-    rows[:, KEY_DIMENSION : KEY_DIMENSION + HEADER] = [len(stored), chunks, crc & 0xFFFFFF, crc >> 24]
+    payload = (triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)).reshape(chunks, PAYLOAD_ELEMENTS)
+    groups = np.zeros((parity, PAYLOAD_ELEMENTS), np.uint32)
     for chunk in range(chunks):
+        groups[chunk % parity] ^= payload[chunk]
+    rows[:, KEY_DIMENSION + HEADER :] = np.concatenate([payload, groups]).astype(_F32)
+    rows[:, KEY_DIMENSION : KEY_DIMENSION + HEADER] = [len(stored), chunks, crc & 0xFFFFFF, crc >> 24]
+    for chunk in range(chunks + parity):
         rows[chunk, :KEY_DIMENSION] = page_key(seq, chunk, copy)
     return rows
 
@@ -106,14 +128,30 @@ def read_chunk(elements: np.ndarray) -> Chunk | None:
     return Chunk(length, chunks, low | (high << 24), triples.tobytes())
 
 
-def assemble(chunks: list[Chunk]) -> bytes | None:
-    """A page's stored bytes from all its chunks in order; None when they do not add up."""
-    first = chunks[0]
-    if first.chunks != len(chunks) or any(
-        (c.length, c.chunks, c.crc) != (first.length, first.chunks, first.crc) for c in chunks
+def assemble(found: dict[int, Chunk]) -> bytes | None:
+    """A page's stored bytes from the chunks found (by index: data chunks, then parity), with
+    any one missing data chunk per parity group rebuilt; None when they do not add up."""
+    if not found:
+        return None
+    first = next(iter(found.values()))
+    chunks, parity = first.chunks, parity_count(first.chunks)
+    if chunks < 1 or any(
+        (c.length, c.chunks, c.crc) != (first.length, chunks, first.crc) for c in found.values()
     ):
         return None
-    stored = b"".join(c.payload for c in chunks)[: first.length]
+    payloads = {index: np.frombuffer(c.payload, np.uint8) for index, c in found.items()}
+    for group in range(parity):
+        members = range(group, chunks, parity)
+        lost = [c for c in members if c not in payloads]
+        if len(lost) == 1 and chunks + group in payloads:
+            rebuilt = payloads[chunks + group].copy()
+            for c in members:
+                if c != lost[0]:
+                    rebuilt ^= payloads[c]
+            payloads[lost[0]] = rebuilt
+    if any(c not in payloads for c in range(chunks)):
+        return None
+    stored = b"".join(payloads[c].tobytes() for c in range(chunks))[: first.length]
     if len(stored) != first.length or zlib.crc32(stored) != first.crc:
         return None
     return stored

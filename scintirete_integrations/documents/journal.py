@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._wire import hit_elements
-from ..client import Call, Plan, Timeout
+from ..client import Call, Pause, Plan, Timeout
 from ..errors import NotFoundError, ScintireteError
 from ..models import Metric
 from .pages import (
@@ -29,6 +29,7 @@ from .pages import (
     BOOK_EF_CONSTRUCTION,
     BOOK_M,
     PROBE_BATCH,
+    WRITE_DEADLINE,
     books_plan,
     journal_vector,
     read_pages_plan,
@@ -46,6 +47,7 @@ __all__ = ["IncompleteReadError", "OlderFormatError", "Refresher"]
 logger = logging.getLogger(__name__)
 
 PENDING_GRACE = 15.0  # seconds a page number may stay unanswered before a reader voids it
+_SETTLE_POLL = 0.25  # seconds between looks at a page found in part
 _APPLY_BATCH = 4 * PROBE_BATCH  # pages looked up, then applied, at a time
 _INDEX_DIMENSION = BOOK_DIMENSION + 8
 
@@ -153,7 +155,9 @@ class Refresher:
             books = list(view.books)
         if not books or (missing and fresh):
             books = yield from self._books_plan(client, view, total, timeout)
-        found = yield from self._read_plan(client, view, books, missing, timeout)
+        found, partial = yield from self._read_plan(client, view, books, missing, timeout)
+        if partial:
+            found |= yield from self._settle_plan(client, view, books, sorted(partial), timeout)
         if marker is not None and not all(
             seq in found for seq in (*range(marker[0], marker[1] + 1), marker[3])
         ):
@@ -163,7 +167,10 @@ class Refresher:
         if still:  # perhaps in a book this view has not heard of yet (a checkpoint moved on)
             newer = yield from self._books_plan(client, view, total, timeout)
             if newer != books:
-                found |= yield from self._read_plan(client, view, newer, still, timeout)
+                more, partial = yield from self._read_plan(client, view, newer, still, timeout)
+                if partial:
+                    more |= yield from self._settle_plan(client, view, newer, sorted(partial), timeout)
+                found |= more
                 still = [seq for seq in still if seq not in found]
         if not still:
             return view
@@ -195,11 +202,13 @@ class Refresher:
 
     def _read_plan(
         self, client: _BaseClient, view: View, books: list[int], seqs: list[int], timeout: Timeout
-    ) -> Plan[set[int]]:
-        """Look pages up and apply them in journal order, a few dozen at a time; the ones found."""
+    ) -> Plan[tuple[set[int], set[int]]]:
+        """Look pages up and apply them in journal order, a few dozen at a time; the ones found,
+        and the ones found only in part."""
         found: set[int] = set()
+        partial: set[int] = set()
         for start in range(0, len(seqs), _APPLY_BATCH):
-            pages, gone = yield from read_pages_plan(
+            pages, torn, gone = yield from read_pages_plan(
                 client, self.names, books, seqs[start : start + _APPLY_BATCH], timeout
             )
             if gone:
@@ -208,7 +217,30 @@ class Refresher:
                     view.books = [g for g in view.books if g not in gone]
             self._apply(view, pages)
             found |= pages.keys()
-        return found
+            partial |= torn
+        return found, partial
+
+    def _settle_plan(
+        self, client: _BaseClient, view: View, books: list[int], seqs: list[int], timeout: Timeout
+    ) -> Plan[set[int]]:
+        """Pages found in part, looked at again until whole; the ones applied.
+
+        A writer that could not find a chunk stores more copies of it before it acknowledges, and
+        gives up on a page it has not stored within :data:`WRITE_DEADLINE`; a page still in part
+        after that lost chunks to the server's graph (it may have been acknowledged): this read
+        raises instead of answering without it.
+        """
+        settled: set[int] = set()
+        deadline = time.monotonic() + WRITE_DEADLINE
+        while seqs:
+            if time.monotonic() >= deadline:
+                raise self._unreadable(seqs)
+            yield Pause(_SETTLE_POLL)
+            pages, partial, _ = yield from read_pages_plan(client, self.names, books, seqs, timeout)
+            self._apply(view, pages)
+            settled |= pages.keys()
+            seqs = [seq for seq in seqs if seq in partial]  # the rest are whole, or gone with a dropped book
+        return settled
 
     def _older_format(self, total: int) -> OlderFormatError:
         return OlderFormatError(
@@ -217,6 +249,17 @@ class Refresher:
             "restart, and this release cannot read them. Read it with the release that wrote it and add the "
             "documents again with this one; or call clear() on it (LangChain: store.delete(); LlamaIndex: "
             "clear()), which keeps the collection, empty and writable, from any process",
+            rpc="Search",
+        )
+
+    def _unreadable(self, seqs: list[int]) -> IncompleteReadError:
+        return IncompleteReadError(
+            f"page(s) {seqs[:5]} of collection {self.names.name!r} are on the server, but more of their "
+            "chunks cannot be found by search than their parity rebuilds (the server's HNSW graph lost "
+            "its links to them, as it can when a restart rebuilds it). Their records cannot be read, and "
+            "this store will not answer as if they did not exist. Write the records you still have again "
+            "into a new collection, or call clear() on this one (LangChain: store.delete(); LlamaIndex: "
+            "clear()), which keeps it, empty and writable, from any process",
             rpc="Search",
         )
 
@@ -249,8 +292,10 @@ class Refresher:
         """
         with self.lock:
             books = list(view.books)
-        pages, _ = yield from read_pages_plan(client, self.names, books, overdue, timeout)  # one last look
+        pages, partial, _ = yield from read_pages_plan(client, self.names, books, overdue, timeout)
         self._apply(view, pages)
+        if partial:  # stored, so perhaps acknowledged: never voided
+            raise self._unreadable(sorted(partial))
         dead = [seq for seq in overdue if seq not in pages]
         if not dead:
             return

@@ -207,9 +207,9 @@ def _carry_plan(
     for start in range(0, len(seqs), _COPY_BATCH):
         yield from lease.renew_plan(client, timeout)
         batch = seqs[start : start + _COPY_BATCH]
-        there = yield from read_stored_plan(client, core.names, new, batch, timeout)
+        there, _ = yield from read_stored_plan(client, core.names, new, batch, timeout)
         wanted = [seq for seq in batch if seq not in there]
-        stored = yield from read_stored_plan(client, core.names, old, wanted, timeout)
+        stored, _ = yield from read_stored_plan(client, core.names, old, wanted, timeout)
         for seq, data in stored.items():  # a page missing from both is in flight: its writer carries it
             yield from store_plan(client, core.names, seq, data, new, timeout)
 

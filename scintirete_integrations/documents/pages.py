@@ -3,7 +3,8 @@
 A writer inserts one small vector into the journal ``<name>.__sci_journal``: the server
 numbers the journal's vectors 1, 2, 3, ... and never reuses a number. Then it stores the
 page's bytes in the current *book* in page vectors keyed by that number (:mod:`.book`). A
-reader finds page ``n`` with one search for chunk 0, and one for the rest of a longer page.
+reader finds each chunk of page ``n`` with one search at the chunk's key, and rebuilds a chunk
+the server's graph stopped reaching from the page's parity.
 
 Books have generations (``<name>.__sci_book``, ``.1``, ``.2``, ...): each checkpoint writes
 into the next one, *seals* the old one, carries the pages written since it began, and drops
@@ -152,48 +153,66 @@ def _chunks_of(
 
 def read_stored_plan(
     client: _BaseClient, names: Names, generation: int, seqs: list[int], timeout: Timeout
-) -> Plan[dict[int, Stored]]:
-    """What book ``generation`` holds for pages ``seqs``; absent when it holds nothing readable.
+) -> Plan[tuple[dict[int, Stored], set[int]]]:
+    """What book ``generation`` holds for pages ``seqs`` (bytes, or None for a void mark), and
+    the pages of which it holds chunks that do not make a page (yet: a write in flight; or a
+    graph that lost more than parity rebuilds).
 
-    Chunk 0 of each page first (it tells how many chunks the page has), then the others, each
-    with one search at its key. NotFoundError: no such book.
+    Chunk 0 of each page first (its header tells how many chunks the page has; chunk 1 tells
+    where chunk 0 is not found), then the other data chunks, then parity only for pages that
+    miss one. Each lookup is one search at the chunk's key. NotFoundError: no such book.
     """
-    firsts = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], timeout)
-    sizes = {seq: firsts[seq, 0].chunks for seq in seqs if (seq, 0) in firsts}
-    rest = [(seq, c) for seq, n in sizes.items() for c in range(1, n)]
-    chunks = firsts | (yield from _chunks_of(client, names, generation, rest, timeout))
+    heads = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], timeout)
+    headless = [seq for seq in seqs if (seq, 0) not in heads]
+    if headless:
+        heads |= yield from _chunks_of(client, names, generation, [(seq, 1) for seq in headless], timeout)
+    sizes = {seq: chunk.chunks for (seq, _), chunk in heads.items()}
+    data = [(seq, c) for seq, n in sizes.items() for c in range(n) if (seq, c) not in heads]
+    chunks = heads | (yield from _chunks_of(client, names, generation, data, timeout))
+    short = [seq for seq, n in sizes.items() if any((seq, c) not in chunks for c in range(n))]
+    if short:
+        parity = [(seq, sizes[seq] + j) for seq in short for j in range(book.parity_count(sizes[seq]))]
+        chunks |= yield from _chunks_of(client, names, generation, parity, timeout)
+    by_page: dict[int, dict[int, book.Chunk]] = {}
+    for (seq, index), chunk in chunks.items():
+        by_page.setdefault(seq, {})[index] = chunk
     found: dict[int, Stored] = {}
-    for seq, n in sizes.items():
-        parts = [chunks.get((seq, c)) for c in range(n)]
-        stored = None if None in parts else book.assemble(parts)  # type: ignore[arg-type]
-        if stored is not None:
+    partial: set[int] = set()
+    for seq, parts in by_page.items():
+        stored = book.assemble(parts)
+        if stored is None:
+            partial.add(seq)
+        else:
             found[seq] = stored
-    absent = [seq for seq in seqs if seq not in found]
+    absent = [seq for seq in seqs if seq not in by_page]
     if absent:
         marks = yield from _lookups(
             client, names, generation, [(seq, 0, book.VOID_COPY) for seq in absent], timeout
         )
         for seq, _, _ in marks:
             found[seq] = None
-    return found
+    return found, partial
 
 
 def read_pages_plan(
     client: _BaseClient, names: Names, books: list[int], seqs: list[int], timeout: Timeout
-) -> Plan[tuple[dict[int, Page | None], list[int]]]:
+) -> Plan[tuple[dict[int, Page | None], set[int], list[int]]]:
     """Pages ``seqs`` from the ``books`` given (newest first): a Page, or None for a void mark;
-    absent when no book holds it. Also the books that turned out not to exist."""
+    absent when no book holds it whole. Also the pages some book holds only in part, and the
+    books that turned out not to exist."""
     pages: dict[int, Page | None] = {}
+    partial: set[int] = set()
     gone: list[int] = []
     for generation in books:
         wanted = [seq for seq in seqs if seq not in pages]
         if not wanted:
             break
         try:
-            stored = yield from read_stored_plan(client, names, generation, wanted, timeout)
+            stored, torn = yield from read_stored_plan(client, names, generation, wanted, timeout)
         except NotFoundError:
             gone.append(generation)
             continue
+        partial |= torn
         for seq, data in stored.items():
             if data is None:
                 pages[seq] = None
@@ -202,7 +221,7 @@ def read_pages_plan(
                 pages[seq] = decode_page(data)
             except ValueError:
                 logger.warning("page %d of %r does not decode; it is looked for again", seq, names.name)
-    return pages, gone
+    return pages, partial - pages.keys(), gone
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -272,7 +291,7 @@ def _follow_seals_plan(
     while (yield from sealed_plan(client, names, generation, timeout)):
         generation += 1
         try:
-            present = yield from read_stored_plan(client, names, generation, [seq], timeout)
+            present, _ = yield from read_stored_plan(client, names, generation, [seq], timeout)
         except NotFoundError:
             present = {}
         if present.get(seq) != stored:
