@@ -2,7 +2,7 @@
 
 An unmodified server logs every vector's metadata as ``{}`` and keeps only elements across a
 restart without a snapshot, so a page's bytes travel in the elements of *page vectors*
-(``docs/on-server-format.md``): an 8-d key that a reader searches for, a 4-element header,
+(``docs/on-server-format.md``): an 8-d key that a reader searches for, an 8-element header,
 and 6,144 payload bytes packed three to an element as integers below 2^24, which float32
 holds exactly; parity chunks rebuild a chunk the server's graph stopped reaching. Pure
 functions; the reads and writes that use them live in :mod:`.pages`.
@@ -18,10 +18,12 @@ import numpy as np
 
 KEY_DIMENSION = 8
 KEY_RADIUS = 3e14  # keys ~4e13 apart at a million chunks; a chunk's payload is < 8e8 from its key
-HEADER = 4  # stored length, chunks, crc low 24 bits, crc high 8 bits
+#: stored length, chunks, crc low 24 bits, crc high 8 bits, then whose vector it is: page number
+#: low 24 bits, high 24 bits, chunk, copy (so any search hit says what it is: see :func:`identify`)
+HEADER = 8
 PAYLOAD_ELEMENTS = 2048
 CHUNK_BYTES = 3 * PAYLOAD_ELEMENTS
-PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,240 bytes: flushes the server's log buffer
+PAGE_DIMENSION = KEY_DIMENSION + HEADER + PAYLOAD_ELEMENTS  # 8,256 bytes: flushes the server's log buffer
 VOID_COPY = 255  # the copy number whose chunk 0 is a page number's void mark
 PARITY_GROUP = 32  # data chunks per parity chunk: one lost chunk in each group is rebuilt
 _KEY_SEED = 0x5C13
@@ -80,17 +82,41 @@ def page_vectors(seq: int, stored: bytes, copy: int = 0) -> np.ndarray:
     for chunk in range(chunks):
         groups[chunk % parity] ^= payload[chunk]
     rows[:, KEY_DIMENSION + HEADER :] = np.concatenate([payload, groups]).astype(_F32)
-    rows[:, KEY_DIMENSION : KEY_DIMENSION + HEADER] = [len(stored), chunks, crc & 0xFFFFFF, crc >> 24]
+    rows[:, KEY_DIMENSION : KEY_DIMENSION + 4] = [len(stored), chunks, crc & 0xFFFFFF, crc >> 24]
     for chunk in range(chunks + parity):
         rows[chunk, :KEY_DIMENSION] = page_key(seq, chunk, copy)
+        rows[chunk, KEY_DIMENSION + 4 : KEY_DIMENSION + HEADER] = _whose(seq, chunk, copy)
     return rows
+
+
+def _whose(seq: int, chunk: int, copy: int) -> list[int]:
+    return [seq & 0xFFFFFF, seq >> 24, chunk, copy]
 
 
 def void_vector(seq: int) -> np.ndarray:
     """The void mark of page ``seq``: its number was given out, and no page will ever hold it."""
     row = np.zeros((1, PAGE_DIMENSION), _F32)
     row[0, :KEY_DIMENSION] = page_key(seq, 0, VOID_COPY)
+    row[0, KEY_DIMENSION + 4 : KEY_DIMENSION + HEADER] = _whose(seq, 0, VOID_COPY)
     return row
+
+
+def identify(elements: np.ndarray) -> tuple[int, int, int] | None:
+    """Which (page, chunk, copy) a book vector is, read from its header and proven by its key;
+    None for anything else. A void mark is copy :data:`VOID_COPY` of chunk 0.
+
+    Lets a reader keep every hit a search returns, not only the one it searched for.
+    """
+    if elements.shape[0] != PAGE_DIMENSION:
+        return None
+    whose = elements[KEY_DIMENSION + 4 : KEY_DIMENSION + HEADER]
+    if not (np.all(whose >= 0) and np.all(whose < 2**24) and np.all(whose == np.floor(whose))):
+        return None
+    low, high, chunk, copy = (int(v) for v in whose)
+    seq = low | (high << 24)
+    if not np.array_equal(elements[:KEY_DIMENSION], page_key(seq, chunk, copy)):
+        return None
+    return seq, chunk, copy
 
 
 def payload_distance(row: np.ndarray) -> float:
@@ -118,7 +144,7 @@ def is_chunk(elements: np.ndarray, seq: int, chunk: int, copy: int) -> bool:
 
 def read_chunk(elements: np.ndarray) -> Chunk | None:
     """The header and payload of a page vector (:func:`is_chunk` says whose it is)."""
-    header = elements[KEY_DIMENSION : KEY_DIMENSION + HEADER]
+    header = elements[KEY_DIMENSION : KEY_DIMENSION + 4]
     values = elements[KEY_DIMENSION + HEADER :]
     if not (np.all(header >= 0) and np.all(values >= 0) and np.all(values < 2**24)):
         return None
@@ -155,10 +181,3 @@ def assemble(found: dict[int, Chunk]) -> bytes | None:
     if len(stored) != first.length or zlib.crc32(stored) != first.crc:
         return None
     return stored
-
-
-def is_void(elements: np.ndarray, seq: int) -> bool:
-    """Whether these elements are the void mark of page ``seq``."""
-    return elements.shape[0] == PAGE_DIMENSION and np.array_equal(
-        elements[:KEY_DIMENSION], page_key(seq, 0, VOID_COPY)
-    )

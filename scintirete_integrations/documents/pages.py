@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,7 @@ PAGE_EF_CONSTRUCTION = 64  # page vectors are, in effect, random 8-d points: an 
 MAX_COPIES = 3  # a writer stores copies of a chunk up to this many while a search cannot find one
 WRITE_DEADLINE = 5.0  # seconds from numbering a page to storing it, past which a writer writes again
 PROBE_BATCH = 16  # look-ups sent at once: bounds a first read's transient memory
+HARVEST_TOP_K = 48  # hits per look-up kept by a read of many pages (a search costs little more)
 _PROBE_EF = 64
 
 #: What a book holds for a page number: its stored bytes, or None for a void mark.
@@ -104,38 +105,81 @@ def seal_plan(client: _BaseClient, names: Names, generation: int, timeout: Timeo
 # -- reading -----------------------------------------------------------------------------------------
 
 
+class _Pool:
+    """The book vectors a read's searches returned, for the pages it wants, by (page, chunk, copy).
+
+    A search for one key answers with its neighbours too; every vector says whose it is
+    (:func:`.book.identify`), so a read that wants many pages keeps them all: keys are random
+    points, so the neighbours are as likely to be wanted chunks as any others. A chunk taken
+    from the pool needs no search of its own.
+    """
+
+    def __init__(self, seqs: list[int]) -> None:
+        self.seqs = set(seqs)
+        self.top_k = HARVEST_TOP_K if len(seqs) >= PROBE_BATCH else 1
+        self.vectors: dict[tuple[int, int, int], np.ndarray] = {}
+        self._seen: set[int] = set()
+
+    def keep(self, answer: Any) -> None:
+        for rank, item in enumerate(answer.results):
+            if rank and item.id in self._seen:
+                continue  # the nearest hit is always read: it is the one searched for
+            self._seen.add(item.id)
+            elements = hit_elements(item)
+            key = book.identify(elements)
+            if key is not None and key[0] in self.seqs:
+                self.vectors[key] = elements
+
+
 def _lookups(
-    client: _BaseClient, names: Names, generation: int, keys: list[tuple[int, int, int]], timeout: Timeout
+    client: _BaseClient,
+    names: Names,
+    generation: int,
+    keys: list[tuple[int, int, int]],
+    pool: _Pool,
+    timeout: Timeout,
 ) -> Plan[dict[tuple[int, int, int], np.ndarray]]:
-    """The elements of the vector at each (page, chunk, copy) key, where a search finds it.
+    """The elements of the vector at each (page, chunk, copy) key, from the pool or where a
+    search finds it.
 
     :data:`PROBE_BATCH` searches go out at a time, which bounds a first read's transient memory.
     """
     found: dict[tuple[int, int, int], np.ndarray] = {}
     collection = names.book(generation)
-    for start in range(0, len(keys), PROBE_BATCH):
-        batch = keys[start : start + PROBE_BATCH]
+    todo = list(keys)
+    while todo:
+        for key in [key for key in todo if key in pool.vectors]:
+            found[key] = pool.vectors.pop(key)
+        todo = [key for key in todo if key not in found]
+        batch, todo = todo[:PROBE_BATCH], todo[PROBE_BATCH:]
         calls = [
             Call(
                 "Search",
-                client._search_request(names.db, collection, book.probe_vector(*key), 1, _PROBE_EF, True),
+                client._search_request(
+                    names.db, collection, book.probe_vector(*key), pool.top_k, _PROBE_EF, True
+                ),
                 timeout,
             )
             for key in batch
         ]
         answers = yield calls
-        for key, answer in zip(batch, answers, strict=True):
+        for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
-            for item in answer.results:
-                elements = hit_elements(item)
-                if book.is_chunk(elements, *key):
-                    found[key] = elements
+            pool.keep(answer)
+        for key in batch:
+            if key in pool.vectors:
+                found[key] = pool.vectors.pop(key)
     return found
 
 
 def _chunks_of(
-    client: _BaseClient, names: Names, generation: int, wanted: list[tuple[int, int]], timeout: Timeout
+    client: _BaseClient,
+    names: Names,
+    generation: int,
+    wanted: list[tuple[int, int]],
+    pool: _Pool,
+    timeout: Timeout,
 ) -> Plan[dict[tuple[int, int], book.Chunk]]:
     """Chunks (page, chunk) of book ``generation``; a later copy only where an earlier is not found."""
     got: dict[tuple[int, int], book.Chunk] = {}
@@ -143,7 +187,7 @@ def _chunks_of(
         todo = [(seq, chunk, copy) for seq, chunk in wanted if (seq, chunk) not in got]
         if not todo:
             break
-        found = yield from _lookups(client, names, generation, todo, timeout)
+        found = yield from _lookups(client, names, generation, todo, pool, timeout)
         for (seq, chunk, _), elements in found.items():
             parsed = book.read_chunk(elements)
             if parsed is not None:
@@ -162,17 +206,20 @@ def read_stored_plan(
     where chunk 0 is not found), then the other data chunks, then parity only for pages that
     miss one. Each lookup is one search at the chunk's key. NotFoundError: no such book.
     """
-    heads = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], timeout)
+    pool = _Pool(seqs)
+    heads = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], pool, timeout)
     headless = [seq for seq in seqs if (seq, 0) not in heads]
     if headless:
-        heads |= yield from _chunks_of(client, names, generation, [(seq, 1) for seq in headless], timeout)
+        heads |= yield from _chunks_of(
+            client, names, generation, [(seq, 1) for seq in headless], pool, timeout
+        )
     sizes = {seq: chunk.chunks for (seq, _), chunk in heads.items()}
     data = [(seq, c) for seq, n in sizes.items() for c in range(n) if (seq, c) not in heads]
-    chunks = heads | (yield from _chunks_of(client, names, generation, data, timeout))
+    chunks = heads | (yield from _chunks_of(client, names, generation, data, pool, timeout))
     short = [seq for seq, n in sizes.items() if any((seq, c) not in chunks for c in range(n))]
     if short:
         parity = [(seq, sizes[seq] + j) for seq in short for j in range(book.parity_count(sizes[seq]))]
-        chunks |= yield from _chunks_of(client, names, generation, parity, timeout)
+        chunks |= yield from _chunks_of(client, names, generation, parity, pool, timeout)
     by_page: dict[int, dict[int, book.Chunk]] = {}
     for (seq, index), chunk in chunks.items():
         by_page.setdefault(seq, {})[index] = chunk
@@ -187,7 +234,7 @@ def read_stored_plan(
     absent = [seq for seq in seqs if seq not in by_page]
     if absent:
         marks = yield from _lookups(
-            client, names, generation, [(seq, 0, book.VOID_COPY) for seq in absent], timeout
+            client, names, generation, [(seq, 0, book.VOID_COPY) for seq in absent], pool, timeout
         )
         for seq, _, _ in marks:
             found[seq] = None
@@ -307,9 +354,9 @@ def _ensure_findable_plan(
     A search from a chunk's key reports the chunk at exactly its payload's norm (any other
     vector is ~1e12 away), so the check needs no elements back.
     """
-    missing = list(range(len(book.page_vectors(seq, stored))))
+    rows = book.page_vectors(seq, stored)
+    missing = list(range(len(rows)))
     for copy in range(MAX_COPIES):
-        rows = book.page_vectors(seq, stored, copy)
         calls = [
             Call(
                 "Search",
@@ -334,8 +381,8 @@ def _ensure_findable_plan(
         if copy + 1 == MAX_COPIES:
             break
         logger.info("storing copy %d of %d chunks of page %d of %r", copy + 1, len(missing), seq, names.name)
-        copies = book.page_vectors(seq, stored, copy + 1)[missing]
-        yield from client._insert_vectors_plan(names.db, names.book(generation), copies, None, timeout)
+        rows = book.page_vectors(seq, stored, copy + 1)
+        yield from client._insert_vectors_plan(names.db, names.book(generation), rows[missing], None, timeout)
     logger.warning(
         "%d chunks of page %d of %r cannot be found after %d copies; readers will look for them again",
         len(missing), seq, names.name, MAX_COPIES,

@@ -34,7 +34,7 @@ def test_every_page_size_round_trips_with_one_parity_chunk_per_32(size: int) -> 
     chunks = book.data_chunks(stored)
     assert chunks == max(1, -(-size // book.CHUNK_BYTES))
     assert len(rows) == chunks + book.parity_count(chunks) == chunks + -(-chunks // 32)
-    assert rows.dtype == np.float32 and rows.shape[1] == book.PAGE_DIMENSION == 2060
+    assert rows.dtype == np.float32 and rows.shape[1] == book.PAGE_DIMENSION == 2064
     assert rows[:, book.KEY_DIMENSION + book.HEADER :].max() < 2**24  # exact in float32
     assert book.assemble(read_back(7, stored)) == stored
 
@@ -59,7 +59,8 @@ def test_two_lost_chunks_of_one_group_leave_no_page() -> None:
 def test_a_one_chunk_page_keeps_a_copy_as_its_parity() -> None:
     stored = b"a small page"
     rows = book.page_vectors(1, stored)
-    assert len(rows) == 2 and np.array_equal(rows[0, book.KEY_DIMENSION :], rows[1, book.KEY_DIMENSION :])
+    payload = book.KEY_DIMENSION + book.HEADER
+    assert len(rows) == 2 and np.array_equal(rows[0, payload:], rows[1, payload:])
     parity_only = {1: book.read_chunk(rows[1])}
     assert book.assemble(parity_only) == stored  # type: ignore[arg-type]
 
@@ -101,9 +102,23 @@ def test_a_chunk_is_its_payload_norm_from_its_probe_and_far_from_every_other() -
 
 def test_void_marks_are_recognised_only_for_their_page() -> None:
     mark = book.void_vector(12)[0]
-    assert book.is_void(mark, 12) and not book.is_void(mark, 13)
+    assert book.identify(mark) == (12, 0, book.VOID_COPY)
     assert not book.is_chunk(mark, 12, 0, 0)
-    assert zlib.crc32(b"") == 0 and not mark[book.KEY_DIMENSION :].any()
+    assert zlib.crc32(b"") == 0 and not mark[book.KEY_DIMENSION : book.KEY_DIMENSION + 4].any()
+    assert not mark[book.KEY_DIMENSION + book.HEADER :].any()
+
+
+@pytest.mark.parametrize("seq", [1, 2**24 - 1, 2**24, 3 * 2**24 + 5, 2**40])
+def test_every_book_vector_says_whose_it_is_and_its_key_proves_it(seq: int) -> None:
+    stored = stored_bytes(40 * book.CHUNK_BYTES, seed=6)
+    for copy in (0, 2):
+        for index, row in enumerate(book.page_vectors(seq, stored, copy)):
+            assert book.identify(row) == (seq, index, copy)
+    forged = book.page_vectors(seq, stored)[3].copy()
+    forged[book.KEY_DIMENSION + 6] = 4  # claims to be chunk 4, but carries chunk 3's key
+    assert book.identify(forged) is None
+    assert book.identify(np.zeros(book.PAGE_DIMENSION, np.float32)) is None  # page 0 has no such key
+    assert book.identify(np.ones(12, np.float32)) is None  # a journal or data vector
 
 
 def test_the_servers_graph_reaches_every_key() -> None:
