@@ -33,12 +33,12 @@ from scintirete_integrations.documents import Record, ScoredRecord
 from scintirete_integrations.llama_index import (
     FILTER_OPERATORS,
     ScintireteVectorStore,
-    _plan_search,
     metadata_filters_to_filter,
     node_to_record,
     query_result,
     record_to_node,
 )
+from scintirete_integrations.llama_index.queries import _plan_search
 
 F = FilterOperator
 
