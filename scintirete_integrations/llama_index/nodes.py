@@ -68,6 +68,19 @@ def query_result(
     )
 
 
+def relevance_result(hits: Sequence[ScoredRecord]) -> VectorStoreQueryResult:
+    """Keyword or hybrid hits as a LlamaIndex result: ``similarities`` are the layer's relevance.
+
+    Keyword: ``bm25 / max_score(query)`` in [0, 1); hybrid: the fused score in [0, 1] (see
+    :meth:`~scintirete_integrations.documents.DocumentCollection.search_hybrid`). Higher is better.
+    """
+    return VectorStoreQueryResult(
+        nodes=[record_to_node(hit.record) for hit in hits],
+        similarities=[hit.score for hit in hits],
+        ids=[hit.record.id for hit in hits],
+    )
+
+
 def in_order(records: Iterable[Record], node_ids: Sequence[str]) -> list[Record]:
     """The records whose id is in ``node_ids``, in the order of ``node_ids``."""
     by_id = {record.id: record for record in records}

@@ -19,11 +19,12 @@ from llama_index.core.vector_stores.types import (
 from .._progress import Progress, ProgressArg
 from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from ..documents import AsyncDocumentCollection, ClosesWhatItMade, DocumentCollection, Record, resolve_clients
+from ..documents.hybrid import Fusion, check_fusion
 from ..errors import InvalidArgumentError
 from ..models import Metric
 from .metadata_filters import metadata_filters_to_filter
-from .nodes import in_order, node_to_record, query_result, record_to_node
-from .queries import _plan_search
+from .nodes import in_order, node_to_record, query_result, record_to_node, relevance_result
+from .queries import DEFAULT_ALPHA, _plan_search
 
 # The adapter's logger keeps the package's name, which the README documents.
 _log = logging.getLogger("scintirete_integrations.llama_index")
@@ -59,7 +60,19 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     Queries: modes ``default`` and ``mmr`` (``mmr_threshold``, from the query or the
     ``vector_store_kwargs`` of a retriever, is the relevance weight lambda, default 0.5; candidates
     are the ``mmr_prefetch_k`` nearest, default ``4 * similarity_top_k``, or set
-    ``mmr_prefetch_factor``). ``filters`` support every ``FilterOperator`` (see
+    ``mmr_prefetch_factor``); ``text_search``: BM25 keyword search on ``query_str`` (nothing is
+    embedded), ``similarity_top_k`` nodes; ``sparse``: the same BM25 ranking, ``sparse_top_k``
+    nodes (default ``similarity_top_k``), as this store has no learned sparse vectors;
+    ``hybrid``: the ``similarity_top_k`` nearest and the ``sparse_top_k`` best keyword matches
+    fused, ``hybrid_top_k`` nodes returned (default ``similarity_top_k``), by relative score
+    fusion with ``alpha`` (default 0.5; 1 is dense only, 0 keyword only) or, for a store made
+    with ``fusion="rrf"``, by reciprocal rank fusion weighted ``alpha`` / ``1 - alpha``. Every
+    collection can be searched by keywords (no ``enable_hybrid`` flag)::
+
+        index.as_retriever(vector_store_query_mode="hybrid", alpha=0.3, similarity_top_k=10,
+                           sparse_top_k=10, hybrid_top_k=4).retrieve("ERR_4031 on disk")
+
+    ``filters`` support every ``FilterOperator`` (see
     :data:`FILTER_OPERATORS`) and AND/OR/NOT nesting; ``node_ids`` restricts to those nodes and
     ``doc_ids`` to nodes of those source documents (``ref_doc_id``). As in LlamaIndex's own
     stores, an empty list there means no restriction (``VectorStoreIndex.as_retriever`` passes
@@ -69,7 +82,9 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     ``similarities`` follow LlamaIndex's own stores (``SimpleVectorStore``, Qdrant, Postgres),
     higher is closer, from the server distance d: cosine the cosine similarity ``1 - d`` (in
     [-1, 1]); inner product the dot product ``-d``; L2 ``1 / (1 + d)``. A ``similarity_cutoff``
-    written for those stores keeps the same nodes here.
+    written for those stores keeps the same nodes here. In keyword and hybrid modes they are the
+    keyword relevance ``bm25 / max_score(query)`` in [0, 1) and the fused score in [0, 1]
+    (it orders one query's nodes; it is not a similarity).
     Returned nodes carry text, metadata, relationships and type, but no embedding.
     """
 
@@ -78,6 +93,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     collection_name: str = Field(description="The Scintirete collection.")
     db_name: str = Field(description="The Scintirete database.")
     metric: str = Field(description="Distance metric: 'cosine', 'l2' or 'inner_product'.")
+    fusion: Fusion = Field(default="relative", description="How hybrid queries fuse: 'relative' or 'rrf'.")
 
     _collection: DocumentCollection = PrivateAttr()
     _async_collection: AsyncDocumentCollection = PrivateAttr()
@@ -100,7 +116,9 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         exact_search_limit: int = 20_000,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
+        fusion: Fusion = "relative",
     ) -> None:
+        check_fusion(fusion, DEFAULT_ALPHA)
         sync_client, aio_client = resolve_clients(
             address=address,
             password=password,
@@ -121,7 +139,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             timeout=timeout,
         )
         super().__init__(  # type: ignore[call-arg]  # pydantic fields, unseen by mypy's synthesized __init__
-            collection_name=collection_name, db_name=db_name, metric=collection.metric.value
+            collection_name=collection_name, db_name=db_name, metric=collection.metric.value, fusion=fusion
         )
         self._collection = collection
         self._async_collection = collection.async_twin(aio_client)
@@ -294,8 +312,28 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         return [record_to_node(record) for record in records[offset:wanted]]
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
+        """Nodes for ``query`` in its mode (see the class docstring), passing every restriction."""
         search = _plan_search(query, kwargs)
+        if search.kind == "keyword":
+            hits = self._collection.search_keywords(
+                search.text, search.k, filter=search.filter, ids=search.ids
+            )
+            return relevance_result(hits)
+        if search.kind == "hybrid":
+            assert search.vector is not None  # the plan checked it
+            hits = self._collection.search_hybrid(
+                search.text,
+                search.vector,
+                search.k,
+                filter=search.filter,
+                ids=search.ids,
+                fusion=self.fusion,
+                alpha=search.alpha,
+                dense_k=search.dense_k,
+                keyword_k=search.keyword_k,
+            )
+            return relevance_result(hits)
+        assert search.vector is not None
         if search.mmr:
             hits = self._collection.mmr(
                 search.vector,
@@ -310,8 +348,28 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         return query_result(hits, self._collection.metric)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """The ``similarity_top_k`` nearest nodes (or an MMR selection) passing every restriction."""
+        """Nodes for ``query`` in its mode (see the class docstring), passing every restriction."""
         search = _plan_search(query, kwargs)
+        if search.kind == "keyword":
+            hits = await self._async_collection.search_keywords(
+                search.text, search.k, filter=search.filter, ids=search.ids
+            )
+            return relevance_result(hits)
+        if search.kind == "hybrid":
+            assert search.vector is not None  # the plan checked it
+            hits = await self._async_collection.search_hybrid(
+                search.text,
+                search.vector,
+                search.k,
+                filter=search.filter,
+                ids=search.ids,
+                fusion=self.fusion,
+                alpha=search.alpha,
+                dense_k=search.dense_k,
+                keyword_k=search.keyword_k,
+            )
+            return relevance_result(hits)
+        assert search.vector is not None
         if search.mmr:
             hits = await self._async_collection.mmr(
                 search.vector,
