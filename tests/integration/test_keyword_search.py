@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from scintirete_integrations.documents.fusion import reciprocal_rank_fusion, rel
 from scintirete_integrations.documents.hybrid import Fusion
 from scintirete_integrations.documents.keyword import KeywordIndex
 from scintirete_integrations.filters import compile as compile_filter
+from scintirete_integrations.lite import LiteServer, ServerPersistence
 
 DB = "keywords"
 DIM = 8
@@ -337,3 +339,35 @@ def test_a_store_opened_in_another_process_answers_identically(
         # the same ids in the same order; scores equal but for the dense side's float rounding,
         # which differs between the server's distances and exact scoring on the client
         assert_pairs([(sid, score) for sid, score in theirs[key]], hits)
+
+
+@pytest.mark.parametrize("how", ["kill", "stop"])
+def test_keyword_and_hybrid_answers_survive_a_server_restart(tmp_path: Path, how: str) -> None:
+    """A server persisting like an unmodified one (metadata lost without a snapshot): the texts
+    come back from the journal, so a new store ranks exactly as before the restart."""
+    quiet = ServerPersistence(log_flush_interval=None)
+    server = LiteServer(tmp_path, password="pw", persistence=quiet).start()
+    name = f"kw-{uuid.uuid4().hex[:8]}"
+    vector = np.asarray(corpus()[0].vector)
+    try:
+        with ScintireteClient(server.address, password="pw") as client:
+            docs = DocumentCollection(name, client, db=DB)
+            docs.upsert(corpus())
+            docs.delete(["k3"])
+            before = {
+                "keyword": pairs(docs.search_keywords("disk ERR_4031", k=10)),
+                "hybrid": pairs(docs.search_hybrid("disk ERR_4031", vector, k=5, fusion="rrf")),
+            }
+        if how == "kill":
+            server.crash()
+        else:
+            server.stop()
+        server = LiteServer(tmp_path, password="pw", persistence=quiet).start()
+        with ScintireteClient(server.address, password="pw") as client:
+            docs = DocumentCollection(name, client, db=DB)
+            assert pairs(docs.search_keywords("disk ERR_4031", k=10)) == before["keyword"]
+            assert_pairs(
+                pairs(docs.search_hybrid("disk ERR_4031", vector, k=5, fusion="rrf")), before["hybrid"]
+            )
+    finally:
+        server.stop()
