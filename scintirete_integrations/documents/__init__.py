@@ -23,6 +23,8 @@ How it works (the design note, ``docs/document-layer.md``, has the details):
 - :mod:`.records`: records, fingerprints and the page codec (exact metadata as JSON).
 - :mod:`.writes`: upsert (data vectors, then the page) and delete (a page only).
 - :mod:`.search`: server search rounds, exact scoring where the server cannot be trusted, MMR.
+- :mod:`.keyword`, :mod:`.fusion`, :mod:`.hybrid`: BM25 keyword search over the view's texts,
+  and its fusion with dense search (``search_keywords``, ``search_hybrid``).
 - :mod:`.maintenance`: rebuilding the data collection without old versions, under a lock.
 - :mod:`.connect`: connection arguments to clients, and the embedded Lite servers.
 

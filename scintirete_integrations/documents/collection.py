@@ -7,7 +7,7 @@ Both only drive the plans of :mod:`.core`, :mod:`.writes`, :mod:`.search` and
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,9 +16,10 @@ from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient
 from ..errors import ClosedError, InvalidArgumentError
 from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
-from . import maintenance, search, writes
+from . import hybrid, maintenance, search, writes
 from .connect import resolve_clients
 from .core import CollectionCore
+from .hybrid import Fusion
 from .records import Record, ScoredRecord
 
 __all__ = ["AsyncDocumentCollection", "DocumentCollection"]
@@ -228,6 +229,74 @@ class DocumentCollection(_Facade):
             )
         )
 
+    def search_keywords(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[ScoredRecord]:
+        """The ``k`` records best matching ``query`` by BM25, among those passing ``filter`` (and ``ids``).
+
+        Only records holding a query term come back. ``score`` is ``bm25 / max_score(query)`` in
+        [0, 1), higher is better, and ``distance`` is ``1 - score``. Nothing is embedded::
+
+            docs.search_keywords("ERR_4031", k=5, filter={"lang": "en"})
+        """
+        return self.client._run(
+            hybrid.keyword_search_plan(self._core, self.client, query, k, filter, ids, self.timeout)
+        )
+
+    def search_hybrid(
+        self,
+        query: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+        fusion: Fusion = "relative",
+        alpha: float = 0.5,
+        dense_k: int | None = None,
+        keyword_k: int | None = None,
+        score_threshold: float | None = None,
+        dense_relevance: Callable[[float], float] | None = None,
+        include_vector: bool = False,
+    ) -> list[ScoredRecord]:
+        """Dense search by ``vector`` and BM25 search by ``query``, fused; the best ``k`` first.
+
+        Each list takes ``dense_k`` / ``keyword_k`` records (default ``max(k, 50)``).
+        ``fusion="relative"``: ``alpha * dense + (1 - alpha) * keyword`` of min-max normalised
+        scores; ``"rrf"``: reciprocal rank fusion weighted ``alpha`` / ``1 - alpha``, scaled so a
+        record ranked first everywhere scores 1. ``alpha=1`` is dense only, ``0`` keyword only.
+        ``score`` is that fused value in [0, 1] (it orders this query's results; it is not a
+        similarity) and ``distance`` is ``1 - score``. ``score_threshold`` drops records below it
+        from each list before fusing (dense hits by ``dense_relevance(distance)``, default the
+        layer's relevance score; keyword hits by their keyword relevance)::
+
+            docs.search_hybrid("ERR_4031 disk full", embed("ERR_4031 disk full"), k=5, alpha=0.3)
+        """
+        return self.client._run(
+            hybrid.hybrid_search_plan(
+                self._core,
+                self.client,
+                query,
+                vector,
+                k,
+                filter,
+                ids,
+                fusion,
+                alpha,
+                dense_k,
+                keyword_k,
+                score_threshold,
+                dense_relevance,
+                include_vector,
+                self.timeout,
+            )
+        )
+
     def compact(self) -> bool:
         """Rebuild the collection without hidden versions; False if another writer interfered."""
         return self.client._run(maintenance.compact_plan(self._core, self.client, self.timeout))
@@ -363,6 +432,74 @@ class AsyncDocumentCollection(_Facade):
         return await self.client._run(
             search.mmr_plan(
                 self._core, self.client, vector, k, fetch_k, lambda_mult, filter, self.timeout, ids
+            )
+        )
+
+    async def search_keywords(
+        self,
+        query: str,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[ScoredRecord]:
+        """The ``k`` records best matching ``query`` by BM25, among those passing ``filter`` (and ``ids``).
+
+        Only records holding a query term come back. ``score`` is ``bm25 / max_score(query)`` in
+        [0, 1), higher is better, and ``distance`` is ``1 - score``. Nothing is embedded::
+
+            await docs.search_keywords("ERR_4031", k=5, filter={"lang": "en"})
+        """
+        return await self.client._run(
+            hybrid.keyword_search_plan(self._core, self.client, query, k, filter, ids, self.timeout)
+        )
+
+    async def search_hybrid(
+        self,
+        query: str,
+        vector: Sequence[float] | np.ndarray,
+        k: int = 4,
+        *,
+        filter: Filter | None = None,
+        ids: Iterable[str] | None = None,
+        fusion: Fusion = "relative",
+        alpha: float = 0.5,
+        dense_k: int | None = None,
+        keyword_k: int | None = None,
+        score_threshold: float | None = None,
+        dense_relevance: Callable[[float], float] | None = None,
+        include_vector: bool = False,
+    ) -> list[ScoredRecord]:
+        """Dense search by ``vector`` and BM25 search by ``query``, fused; the best ``k`` first.
+
+        Each list takes ``dense_k`` / ``keyword_k`` records (default ``max(k, 50)``).
+        ``fusion="relative"``: ``alpha * dense + (1 - alpha) * keyword`` of min-max normalised
+        scores; ``"rrf"``: reciprocal rank fusion weighted ``alpha`` / ``1 - alpha``, scaled so a
+        record ranked first everywhere scores 1. ``alpha=1`` is dense only, ``0`` keyword only.
+        ``score`` is that fused value in [0, 1] (it orders this query's results; it is not a
+        similarity) and ``distance`` is ``1 - score``. ``score_threshold`` drops records below it
+        from each list before fusing (dense hits by ``dense_relevance(distance)``, default the
+        layer's relevance score; keyword hits by their keyword relevance)::
+
+            await docs.search_hybrid("ERR_4031 disk full", embed("ERR_4031 disk full"), k=5, alpha=0.3)
+        """
+        return await self.client._run(
+            hybrid.hybrid_search_plan(
+                self._core,
+                self.client,
+                query,
+                vector,
+                k,
+                filter,
+                ids,
+                fusion,
+                alpha,
+                dense_k,
+                keyword_k,
+                score_threshold,
+                dense_relevance,
+                include_vector,
+                self.timeout,
             )
         )
 

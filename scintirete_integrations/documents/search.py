@@ -112,12 +112,33 @@ def search_plan(
     """The k nearest visible records passing ``where`` (and within ``ids``), closest first."""
     check_k(k)
     query = as_vector(vector)
-    predicate = compile_filter(where)
+    compile_filter(where)
     allowed = set(check_ids(ids)) if ids is not None else None
     try:
         view = yield from core.view_plan(client, timeout)
     except NotFoundError:
         return []
+    return (
+        yield from search_view_plan(
+            core, client, view, query, k, where, allowed, include_vector, ef_search, timeout
+        )
+    )
+
+
+def search_view_plan(
+    core: CollectionCore,
+    client: _BaseClient,
+    view: View,
+    query: np.ndarray,
+    k: int,
+    where: Filter | None,
+    allowed: set[str] | None,
+    include_vector: bool,
+    ef_search: int | None,
+    timeout: Timeout,
+) -> Plan[list[ScoredRecord]]:
+    """:func:`search_plan` in a view already brought up to date, with arguments already checked."""
+    predicate = compile_filter(where)
     core.check_dimension(view, int(query.shape[0]), "query vector")
     total = len(view.records)
     if total <= core.exact_search_limit:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..models import Metric
+from .keyword import KeywordIndex
 from .records import Entry, Page, Record
 from .vectors import VectorTable
 
@@ -58,6 +59,20 @@ class View:
     checkpoint_upto: int = 0  # the newest applied checkpoint restates pages 1..this
     book_entries: int = 0  # entries the newest checkpoint restated (they sit in the current book)
     match_cache: dict[str, list[str]] = field(default_factory=dict)  # filter -> matching ids, until a write
+    # BM25 over the texts, built by the first keyword query (derived from ``records``, so not compared)
+    keywords: KeywordIndex | None = field(default=None, compare=False, repr=False)
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index of the visible records' texts, built on first use and kept by :meth:`apply`.
+
+        Built lazily so that stores searched by vector only pay nothing for it; the caller holds
+        the owning core's lock.
+        """
+        if self.keywords is None:
+            index = KeywordIndex()
+            index.put(list(self.records), [record.text for record in self.records.values()])
+            self.keywords = index
+        return self.keywords
 
     def missing(self, total: int) -> list[int]:
         """Pages 1..``total`` not applied yet, oldest first."""
@@ -82,6 +97,8 @@ class View:
             self._adopt(entry)
         if adopted:
             self.vectors.put([e.id for e in adopted], np.stack([e.vector for e in adopted]))
+            if self.keywords is not None:
+                self.keywords.put([e.id for e in adopted], [e.text for e in adopted])
         for sid in page.deletes:
             if self.versions.get(sid, 0) > version:
                 continue
@@ -139,6 +156,8 @@ class View:
             return
         del self.records[sid], self.fingerprints[sid], self.homes[sid]
         self.vectors.remove(sid)
+        if self.keywords is not None:
+            self.keywords.remove((sid,))
         digest = self.digests.pop(sid)
         holders = self.by_digest[digest]
         holders.discard(sid)

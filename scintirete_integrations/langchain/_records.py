@@ -56,10 +56,13 @@ def reject_extra(method: str, kwargs: Mapping[str, Any], supported: str) -> None
         raise TypeError(f"{method}() got unexpected keyword argument(s) {names}; supported: {supported}")
 
 
-#: What the retriever's search types pass on (similarity, mmr, similarity_score_threshold). A
+#: What the retriever's search types pass on (similarity, mmr, similarity_score_threshold), and
+#: the retrieval mode's settings (which searches by vector check, and refuse unless dense). A
 #: retriever whose search_type was changed keeps its search_kwargs, so every search method
 #: accepts these and ignores the ones it has no use for, as peer stores do.
-_SEARCH_TYPE_KEYS = frozenset({"k", "filter", "fetch_k", "lambda_mult", "score_threshold"})
+_SEARCH_TYPE_KEYS = frozenset(
+    {"k", "filter", "fetch_k", "lambda_mult", "score_threshold", "retrieval_mode", "fusion", "alpha"}
+)
 
 
 def reject_extra_search(method: str, kwargs: Mapping[str, Any], supported: str) -> None:

@@ -10,12 +10,11 @@ import math
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from ..documents import AsyncDocumentCollection, DocumentCollection, ScoredRecord, maximal_marginal_relevance
+from ..documents import AsyncDocumentCollection, DocumentCollection, ScoredRecord
 from ..errors import explain_embedding_failure
 from ..models import Metric
 from ._records import (
@@ -36,6 +35,7 @@ from ._records import (
     window,
 )
 from .embeddings import PASS_EMBEDDINGS
+from .modes import ModeSearch, Retrieval, RetrievalMode, mmr_pick, refuse_keyword_mmr, refuse_vector_mode
 
 
 def _clip(score: float) -> float:
@@ -74,26 +74,21 @@ def _relevance_pairs(
     return [(doc, score) for doc, score in pairs if score >= score_threshold]
 
 
-def _mmr_pick(
-    query: Sequence[float], candidates: list[ScoredRecord], k: int, lambda_mult: float
-) -> list[ScoredRecord]:
-    """MMR over candidates fetched with their vectors; the selection is the document layer's."""
-    if not candidates:
-        return []
-    matrix = np.stack([np.asarray(hit.record.vector, dtype=np.float32) for hit in candidates])
-    order = maximal_marginal_relevance(query, matrix, k, lambda_mult)
-    return [candidates[i] for i in order]
+# What searches by query text take besides the query; MMR names its own parameters too.
+_TEXT_OPTIONS = "k, filter, retrieval_mode, fusion, alpha, fetch_k"
+_MMR_OPTIONS = "k, fetch_k, lambda_mult, filter, retrieval_mode, fusion, alpha"
 
 
 def _scored_documents(hits: list[ScoredRecord]) -> list[tuple[Document, float]]:
     return [(to_document(hit.record), hit.distance) for hit in hits]
 
 
-class Reads(VectorStore):
+class Reads(ModeSearch):
     """The read methods of :class:`~.store.ScintireteVectorStore`: by id, listing, similarity, MMR.
 
     Every search goes through one sync and one async core (``_search_vector``,
-    ``_search_query`` and their twins), which call the document layer.
+    ``_search_query`` and their twins), which call the document layer; searches by query text
+    in keyword or hybrid mode go to the cores of :mod:`.modes`.
     """
 
     _collection: DocumentCollection
@@ -216,17 +211,25 @@ class Reads(VectorStore):
         allowed = select_ids(await self._async_collection.scan(), predicate)
         return await self._async_collection.search(vector, k, ids=allowed, include_vector=include_vector)
 
-    def _search_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
+    def _search_query(
+        self, query: str, k: int, filter: DocumentFilter | None, retrieval: Retrieval
+    ) -> list[ScoredRecord]:
         self._collection._check_open()  # a closed store fails before any embedding is paid for
         where, predicate = split_filter(filter)  # and so does a bad filter
+        if retrieval.mode is not RetrievalMode.DENSE:
+            return self._text_hits(query, k, filter, retrieval)
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
                 return self._collection.search_text(query, k, filter=where, model=self._embedding_model)
         return self._search_vector(self._embeddings.embed_query(query), k, filter)
 
-    async def _asearch_query(self, query: str, k: int, filter: DocumentFilter | None) -> list[ScoredRecord]:
+    async def _asearch_query(
+        self, query: str, k: int, filter: DocumentFilter | None, retrieval: Retrieval
+    ) -> list[ScoredRecord]:
         self._collection._check_open()
         where, predicate = split_filter(filter)
+        if retrieval.mode is not RetrievalMode.DENSE:
+            return await self._atext_hits(query, k, filter, retrieval)
         if self._server_embeds and predicate is None:
             with explain_embedding_failure(PASS_EMBEDDINGS):
                 return await self._async_collection.search_text(
@@ -237,39 +240,50 @@ class Reads(VectorStore):
     def similarity_search(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
-        """The ``k`` documents nearest to ``query`` that pass ``filter``, closest first."""
-        reject_extra_search("similarity_search", kwargs, "k, filter")
-        return [to_document(hit.record) for hit in self._search_query(query, k, filter)]
+        """The ``k`` documents best matching ``query`` that pass ``filter``, best first.
+
+        ``retrieval_mode=`` (``"dense"``, ``"keyword"``, ``"hybrid"``), ``fusion=``, ``alpha=`` and
+        ``fetch_k=`` override the store's settings for this call (see :mod:`.modes`)::
+
+            store.similarity_search("ERR_4031 on disk", k=3, retrieval_mode="hybrid", alpha=0.3)
+        """
+        reject_extra_search("similarity_search", kwargs, _TEXT_OPTIONS)
+        hits = self._search_query(query, k, filter, self._retrieval.per_call(kwargs))
+        return [to_document(hit.record) for hit in hits]
 
     async def asimilarity_search(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search`."""
-        reject_extra_search("asimilarity_search", kwargs, "k, filter")
-        return [to_document(hit.record) for hit in await self._asearch_query(query, k, filter)]
+        reject_extra_search("asimilarity_search", kwargs, _TEXT_OPTIONS)
+        hits = await self._asearch_query(query, k, filter, self._retrieval.per_call(kwargs))
+        return [to_document(hit.record) for hit in hits]
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """``(document, distance)`` pairs, closest first. The score is the server's distance: LOWER is closer.
 
+        In keyword and hybrid mode it is ``1 - relevance`` (still lower is better; see :mod:`.modes`).
         For relevance scores in [0, 1] (higher is closer) use :meth:`similarity_search_with_relevance_scores`.
         """
-        reject_extra_search("similarity_search_with_score", kwargs, "k, filter")
-        return _scored_documents(self._search_query(query, k, filter))
+        reject_extra_search("similarity_search_with_score", kwargs, _TEXT_OPTIONS)
+        return _scored_documents(self._search_query(query, k, filter, self._retrieval.per_call(kwargs)))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score` (distances, lower is closer)."""
-        reject_extra_search("asimilarity_search_with_score", kwargs, "k, filter")
-        return _scored_documents(await self._asearch_query(query, k, filter))
+        reject_extra_search("asimilarity_search_with_score", kwargs, _TEXT_OPTIONS)
+        hits = await self._asearch_query(query, k, filter, self._retrieval.per_call(kwargs))
+        return _scored_documents(hits)
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: DocumentFilter | None = None, **kwargs: Any
     ) -> list[Document]:
         """The ``k`` documents nearest to the vector ``embedding`` that pass ``filter``, closest first."""
         reject_extra_search("similarity_search_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("similarity_search_by_vector", kwargs)
         return [to_document(hit.record) for hit in self._search_vector(embedding, k, filter)]
 
     async def asimilarity_search_by_vector(
@@ -277,6 +291,7 @@ class Reads(VectorStore):
     ) -> list[Document]:
         """Async :meth:`similarity_search_by_vector`."""
         reject_extra_search("asimilarity_search_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("asimilarity_search_by_vector", kwargs)
         return [to_document(hit.record) for hit in await self._asearch_vector(embedding, k, filter)]
 
     def similarity_search_with_score_by_vector(
@@ -284,6 +299,7 @@ class Reads(VectorStore):
     ) -> list[tuple[Document, float]]:
         """``(document, distance)`` pairs nearest to the vector ``embedding``; LOWER is closer."""
         reject_extra_search("similarity_search_with_score_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("similarity_search_with_score_by_vector", kwargs)
         return _scored_documents(self._search_vector(embedding, k, filter))
 
     async def asimilarity_search_with_score_by_vector(
@@ -291,6 +307,7 @@ class Reads(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score_by_vector`."""
         reject_extra_search("asimilarity_search_with_score_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("asimilarity_search_with_score_by_vector", kwargs)
         return _scored_documents(await self._asearch_vector(embedding, k, filter))
 
     def similarity_search_with_relevance_scores_by_vector(
@@ -308,6 +325,7 @@ class Reads(VectorStore):
         :data:`RELEVANCE_FUNCTIONS`); pairs below ``score_threshold`` are dropped.
         """
         reject_extra_search("similarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("similarity_search_with_relevance_scores_by_vector", kwargs)
         hits = self._search_vector(embedding, k, filter)
         return _relevance_pairs(
             hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
@@ -324,6 +342,7 @@ class Reads(VectorStore):
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_relevance_scores_by_vector`."""
         reject_extra_search("asimilarity_search_with_relevance_scores_by_vector", kwargs, "k, filter")
+        refuse_vector_mode("asimilarity_search_with_relevance_scores_by_vector", kwargs)
         hits = await self._asearch_vector(embedding, k, filter)
         return _relevance_pairs(
             hits, self._select_relevance_score_fn(), check_score_threshold(score_threshold)
@@ -334,19 +353,38 @@ class Reads(VectorStore):
     ) -> list[tuple[Document, float]]:
         """``(document, relevance)`` pairs for ``query``, relevance in [0, 1], higher is closer.
 
-        Takes ``filter=`` and ``score_threshold=`` (pairs below it are dropped)::
+        Takes ``filter=``, ``score_threshold=`` (pairs below it are dropped) and the retrieval
+        settings of :meth:`similarity_search`. In keyword mode the relevance is the keyword
+        relevance; in hybrid mode the threshold applies to each list before fusing and the fused
+        score is returned (see :mod:`.modes`)::
 
             store.similarity_search_with_relevance_scores("France", k=3, score_threshold=0.5)
         """
-        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
-        return super().similarity_search_with_relevance_scores(query, k, **kwargs)
+        threshold = check_score_threshold(kwargs.get("score_threshold"))
+        retrieval = self._retrieval.per_call(kwargs)
+        if retrieval.mode is RetrievalMode.DENSE:
+            return super().similarity_search_with_relevance_scores(
+                query, k, **{**kwargs, "score_threshold": threshold}
+            )
+        reject_extra_search("similarity_search_with_relevance_scores", kwargs, _TEXT_OPTIONS)
+        self._collection._check_open()
+        hits = self._text_hits(query, k, kwargs.get("filter"), retrieval, threshold)
+        return [(to_document(hit.record), hit.score) for hit in hits]
 
     async def asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_relevance_scores`."""
-        kwargs["score_threshold"] = check_score_threshold(kwargs.get("score_threshold"))
-        return await super().asimilarity_search_with_relevance_scores(query, k, **kwargs)
+        threshold = check_score_threshold(kwargs.get("score_threshold"))
+        retrieval = self._retrieval.per_call(kwargs)
+        if retrieval.mode is RetrievalMode.DENSE:
+            return await super().asimilarity_search_with_relevance_scores(
+                query, k, **{**kwargs, "score_threshold": threshold}
+            )
+        reject_extra_search("asimilarity_search_with_relevance_scores", kwargs, _TEXT_OPTIONS)
+        self._collection._check_open()
+        hits = await self._atext_hits(query, k, kwargs.get("filter"), retrieval, threshold)
+        return [(to_document(hit.record), hit.score) for hit in hits]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         # LangChain's similarity_search_with_relevance_scores (and the score-threshold retriever)
@@ -371,12 +409,13 @@ class Reads(VectorStore):
         reject_extra_search(
             "max_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter"
         )
+        refuse_vector_mode("max_marginal_relevance_search_by_vector", kwargs)
         where, predicate = split_filter(filter)
         if predicate is None:
             hits = self._collection.mmr(embedding, k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=where)
         else:
             candidates = self._search_vector(embedding, max(k, fetch_k), predicate, include_vector=True)
-            hits = _mmr_pick(embedding, candidates, k, lambda_mult)
+            hits = mmr_pick(embedding, candidates, k, lambda_mult)
         return [to_document(hit.record) for hit in hits]
 
     async def amax_marginal_relevance_search_by_vector(
@@ -392,6 +431,7 @@ class Reads(VectorStore):
         reject_extra_search(
             "amax_marginal_relevance_search_by_vector", kwargs, "k, fetch_k, lambda_mult, filter"
         )
+        refuse_vector_mode("amax_marginal_relevance_search_by_vector", kwargs)
         where, predicate = split_filter(filter)
         if predicate is None:
             hits = await self._async_collection.mmr(
@@ -401,7 +441,7 @@ class Reads(VectorStore):
             candidates = await self._asearch_vector(
                 embedding, max(k, fetch_k), predicate, include_vector=True
             )
-            hits = _mmr_pick(embedding, candidates, k, lambda_mult)
+            hits = mmr_pick(embedding, candidates, k, lambda_mult)
         return [to_document(hit.record) for hit in hits]
 
     def max_marginal_relevance_search(
@@ -413,12 +453,23 @@ class Reads(VectorStore):
         filter: DocumentFilter | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        """``k`` diverse documents for ``query``; see :meth:`max_marginal_relevance_search_by_vector`."""
-        reject_extra_search("max_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        """``k`` diverse documents for ``query``; see :meth:`max_marginal_relevance_search_by_vector`.
+
+        In hybrid mode (``retrieval_mode=``, or the store's) the candidates are the ``fetch_k``
+        best fused documents, among which MMR weighs similarity to the query's vector against
+        diversity as in dense mode; keyword mode raises (both are measured between vectors).
+        """
+        reject_extra_search("max_marginal_relevance_search", kwargs, _MMR_OPTIONS)
+        retrieval = self._retrieval.per_call({**kwargs, "fetch_k": fetch_k})
+        if retrieval.mode is RetrievalMode.KEYWORD:
+            refuse_keyword_mmr("max_marginal_relevance_search")
         self._collection._check_open()  # a closed store or a bad filter fails before any embedding
         split_filter(filter)
         vector = self._embeddings.embed_query(query)
-        return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
+        if retrieval.mode is RetrievalMode.DENSE:
+            return self.max_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
+        hits = self._hybrid_mmr(query, vector, k, lambda_mult, filter, retrieval)
+        return [to_document(hit.record) for hit in hits]
 
     async def amax_marginal_relevance_search(
         self,
@@ -430,8 +481,16 @@ class Reads(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
-        reject_extra_search("amax_marginal_relevance_search", kwargs, "k, fetch_k, lambda_mult, filter")
+        reject_extra_search("amax_marginal_relevance_search", kwargs, _MMR_OPTIONS)
+        retrieval = self._retrieval.per_call({**kwargs, "fetch_k": fetch_k})
+        if retrieval.mode is RetrievalMode.KEYWORD:
+            refuse_keyword_mmr("amax_marginal_relevance_search")
         self._collection._check_open()
         split_filter(filter)
         vector = await self._embeddings.aembed_query(query)
-        return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter)
+        if retrieval.mode is RetrievalMode.DENSE:
+            return await self.amax_marginal_relevance_search_by_vector(
+                vector, k, fetch_k, lambda_mult, filter
+            )
+        hits = await self._ahybrid_mmr(query, vector, k, lambda_mult, filter, retrieval)
+        return [to_document(hit.record) for hit in hits]

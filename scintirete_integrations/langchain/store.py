@@ -23,6 +23,7 @@ from ..documents import (
     resolve_clients,
     runs_embedded,
 )
+from ..documents.hybrid import Fusion
 from ..errors import InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, Metric
 from ._records import (
@@ -30,6 +31,7 @@ from ._records import (
     split_pairs,
 )
 from .embeddings import ScintireteEmbeddings
+from .modes import Retrieval, RetrievalMode
 from .writes import Writes
 
 # The adapter's logger keeps the package's name, which the README documents.
@@ -132,6 +134,18 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
 
     Relevance scores are LangChain's own helper for the metric clipped to [0, 1] (see
     :data:`RELEVANCE_FUNCTIONS`): for cosine, the cosine similarity, as Chroma and PGVector report.
+
+    Retrieval modes (:class:`RetrievalMode`): ``retrieval_mode="dense"`` (the default) ranks by
+    embeddings, ``"keyword"`` by BM25 over the texts (nothing is embedded), ``"hybrid"`` fuses
+    both: relative score fusion weighted by ``alpha`` (1 dense only, 0 keyword only) or, with
+    ``fusion="rrf"``, reciprocal rank fusion. Every search by query text takes
+    ``retrieval_mode=``, ``fusion=``, ``alpha=`` and ``fetch_k=`` per call, so does a retriever's
+    ``search_kwargs``; searches by vector are dense. Scores per mode are described in
+    :mod:`scintirete_integrations.langchain.modes`::
+
+        store = ScintireteVectorStore(embeddings, retrieval_mode="hybrid", alpha=0.5)
+        store.similarity_search("ERR_4031", k=3, retrieval_mode="keyword")
+        store.as_retriever(search_kwargs={"retrieval_mode": "hybrid", "fusion": "rrf"})
     :meth:`close` (or ``with``/``async with``) closes the clients the store made; a ``client`` you
     pass is never closed, so one client can serve several stores.
     """
@@ -155,7 +169,11 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         exact_search_limit: int = 20_000,
         embedding_model: str | None = None,
         client_options: Mapping[str, Any] | None = None,
+        retrieval_mode: RetrievalMode | str = RetrievalMode.DENSE,
+        fusion: Fusion = "relative",
+        alpha: float = 0.5,
     ) -> None:
+        self._retrieval = Retrieval.make(retrieval_mode, fusion, alpha)
         if embedding is not None and not isinstance(embedding, Embeddings):
             raise InvalidArgumentError(
                 f"embedding must be a LangChain Embeddings object (or None to embed on the server), "

@@ -287,7 +287,7 @@ LLAMA_INDEX_CASES: list[Case] = [
     ("filter: text match on a number", lambda e: e.li.query(query(filters=filters(MetadataFilter(key="year", value=1, operator=FilterOperator.TEXT_MATCH)))), InvalidArgumentError, "needs a string value"),
     ("filter: $in operand not a list", lambda e: e.li.get_nodes(filters=filters(MetadataFilter(key="year", value=2024, operator=FilterOperator.IN))), InvalidArgumentError, r"\$in"),
     ("filter: $gt on a list", lambda e: e.li.delete_nodes(filters=filters(MetadataFilter(key="year", value=[1], operator=FilterOperator.GT))), InvalidArgumentError, r"\$gt"),
-    ("unsupported query mode", lambda e: e.li.query(query(mode=VectorStoreQueryMode.SPARSE)), InvalidArgumentError, "not supported"),
+    ("unsupported query mode", lambda e: e.li.query(query(mode=VectorStoreQueryMode.SVM)), InvalidArgumentError, "not supported"),
     ("no query embedding", lambda e: e.li.query(VectorStoreQuery(query_str="q", similarity_top_k=1)), InvalidArgumentError, "query_embedding is required"),
     ("unknown metric", lambda e: LlamaIndexStore("li", DB, client=e.client, metric="hamming"), InvalidArgumentError, "unknown metric"),
     ("similarity_top_k 0", lambda e: e.li.query(query(similarity_top_k=0)), InvalidArgumentError, "k must be a positive integer"),

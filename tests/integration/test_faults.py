@@ -242,6 +242,8 @@ DOCUMENT_CALLS: dict[str, Callable[[Any], Any]] = {
     "search": lambda d: d.search(V, 2),
     "search_text": lambda d: d.search_text("text", 2),
     "mmr": lambda d: d.mmr(V, 2),
+    "search_keywords": lambda d: d.search_keywords("text", 2),
+    "search_hybrid": lambda d: d.search_hybrid("text", V, 2),
     "compact": lambda d: d.compact(),
     "save": lambda d: d.save(),
 }

@@ -467,9 +467,16 @@ def test_mmr_through_a_retriever(store: ScintireteVectorStore) -> None:
 
 def test_unsupported_modes_and_arguments_raise(store: ScintireteVectorStore) -> None:
     store.add([_node("a", [1.0, 0.0])])
-    for mode in (VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH):
+    unsupported = (
+        VectorStoreQueryMode.SEMANTIC_HYBRID,
+        VectorStoreQueryMode.SVM,
+        VectorStoreQueryMode.LOGISTIC_REGRESSION,
+        VectorStoreQueryMode.LINEAR_REGRESSION,
+    )
+    for mode in unsupported:
         with pytest.raises(
-            InvalidArgumentError, match=f"mode '{mode.value}' is not supported.*'default', 'mmr'"
+            InvalidArgumentError,
+            match=f"mode '{mode.value}' is not supported.*'default', 'mmr', 'text_search', 'sparse', 'hybrid'",
         ):
             store.query(VectorStoreQuery(query_embedding=[1.0, 0.0], query_str="a", mode=mode))
     with pytest.raises(InvalidArgumentError, match="query_embedding is required"):
@@ -486,9 +493,9 @@ def test_unsupported_modes_and_arguments_raise(store: ScintireteVectorStore) -> 
     with pytest.raises(InvalidArgumentError, match="'regex'"):
         store.delete_nodes(filters=MetadataFilters(filters=[odd]))
     retriever = VectorStoreIndex.from_vector_store(store, embed_model=EMBED).as_retriever(
-        vector_store_query_mode="hybrid"
+        vector_store_query_mode="svm"
     )
-    with pytest.raises(InvalidArgumentError, match="mode 'hybrid' is not supported"):
+    with pytest.raises(InvalidArgumentError, match="mode 'svm' is not supported"):
         retriever.retrieve("anything")
     assert store.collection.count() == 1
 
@@ -765,8 +772,8 @@ async def test_async_store_methods(astore: ScintireteVectorStore) -> None:
     assert [n.node_id for n in await astore.aget_nodes()] == ["n4"]
     with pytest.raises(InvalidArgumentError, match="needs node_ids, filters or both"):
         await astore.adelete_nodes()
-    with pytest.raises(InvalidArgumentError, match="mode 'sparse' is not supported"):
-        await astore.aquery(VectorStoreQuery(query_embedding=[1.0, 0.0], mode="sparse"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="mode 'svm' is not supported"):
+        await astore.aquery(VectorStoreQuery(query_embedding=[1.0, 0.0], mode="svm"))  # type: ignore[arg-type]
     await astore.aclear()
     assert await astore.async_collection.count() == 0
     assert astore.get_nodes() == []  # the sync side shares the view and sees the same

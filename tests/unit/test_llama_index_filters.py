@@ -33,12 +33,12 @@ from scintirete_integrations.documents import Record, ScoredRecord
 from scintirete_integrations.llama_index import (
     FILTER_OPERATORS,
     ScintireteVectorStore,
-    _plan_search,
     metadata_filters_to_filter,
     node_to_record,
     query_result,
     record_to_node,
 )
+from scintirete_integrations.llama_index.queries import _plan_search
 
 F = FilterOperator
 
@@ -175,14 +175,46 @@ def test_plan_search_mmr_arguments() -> None:
     assert (plan.lambda_mult, plan.fetch_k) == (0.9, 7)
 
 
+def test_plan_search_keyword_modes_read_query_str_and_no_embedding() -> None:
+    text = _plan_search(
+        VectorStoreQuery(query_str="ERR_4031", similarity_top_k=3, sparse_top_k=7, mode="text_search"), {}
+    )
+    assert (text.kind, text.text, text.k, text.vector) == ("keyword", "ERR_4031", 3, None)
+    sparse = VectorStoreQuery(query_str="ERR_4031", similarity_top_k=3, sparse_top_k=7, mode="sparse")
+    assert (_plan_search(sparse, {}).kind, _plan_search(sparse, {}).k) == ("keyword", 7)
+    default_depth = VectorStoreQuery(query_str="q", similarity_top_k=3, mode="sparse")
+    assert _plan_search(default_depth, {}).k == 3
+    with pytest.raises(InvalidArgumentError, match="query_str is required in mode 'text_search'"):
+        _plan_search(VectorStoreQuery(query_embedding=[1.0], mode="text_search"), {})
+
+
+def test_plan_search_hybrid_depths_and_alpha() -> None:
+    query = VectorStoreQuery(
+        query_embedding=[1.0], query_str="q", similarity_top_k=8, sparse_top_k=5, hybrid_top_k=3,
+        alpha=0.2, mode="hybrid", doc_ids=["d1"],
+    )  # fmt: skip
+    plan = _plan_search(query, {})
+    assert (plan.kind, plan.k, plan.dense_k, plan.keyword_k, plan.alpha) == ("hybrid", 3, 8, 5, 0.2)
+    assert plan.filter == {"ref_doc_id": {"$in": ["d1"]}} and plan.vector == [1.0]
+    defaults = _plan_search(
+        VectorStoreQuery(query_embedding=[1.0], query_str="q", similarity_top_k=4, mode="hybrid"), {}
+    )
+    assert (defaults.k, defaults.dense_k, defaults.keyword_k, defaults.alpha) == (4, 4, 4, 0.5)
+    with pytest.raises(InvalidArgumentError, match="query_embedding is required in mode 'hybrid'"):
+        _plan_search(VectorStoreQuery(query_str="q", mode="hybrid"), {})
+    with pytest.raises(InvalidArgumentError, match="query_str is required in mode 'hybrid'"):
+        _plan_search(VectorStoreQuery(query_embedding=[1.0], mode="hybrid"), {})
+
+
 @pytest.mark.parametrize(
     "mode",
-    [m for m in VectorStoreQueryMode if m not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)],
+    [m for m in VectorStoreQueryMode if m.value not in ("default", "mmr", "text_search", "sparse", "hybrid")],
 )
 def test_plan_search_refuses_other_modes(mode: VectorStoreQueryMode) -> None:
     query = VectorStoreQuery(query_embedding=[1.0], query_str="q", mode=mode)
     with pytest.raises(
-        InvalidArgumentError, match=rf"mode '{mode.value}' is not supported.*'default', 'mmr'"
+        InvalidArgumentError,
+        match=rf"mode '{mode.value}' is not supported.*'default', 'mmr', 'text_search', 'sparse', 'hybrid'",
     ):
         _plan_search(query, {})
 

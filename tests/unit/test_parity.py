@@ -82,9 +82,9 @@ def missing_twins(
 
 #: Methods defined on one side only, on purpose, per class.
 NO_TWIN = {
-    "scintirete_integrations.llama_index.ScintireteVectorStore": {"class_name", "model_post_init"},
-    "scintirete_integrations.llama_index.ScintireteEmbedding": {"class_name", "model_post_init"},
-    "scintirete_integrations.llama_index.MiniLMEmbedding": {"class_name", "model_post_init"},
+    "scintirete_integrations.llama_index.store.ScintireteVectorStore": {"class_name", "model_post_init"},
+    "scintirete_integrations.llama_index.embeddings.ScintireteEmbedding": {"class_name", "model_post_init"},
+    "scintirete_integrations.llama_index.embeddings.MiniLMEmbedding": {"class_name", "model_post_init"},
 }
 
 
