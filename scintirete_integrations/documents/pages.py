@@ -41,7 +41,7 @@ BOOK_EF_CONSTRUCTION = 200
 # Page vectors are, in effect, random 8-d points on a sphere: an easy graph. Each insert costs
 # the server about ef_construction distances of 2,064 elements; at 64 storing a page took as
 # long as inserting its records' vectors, at 16 a fifth of that, and a model of the server's
-# graph still reaches every key of 100,000 chunks, rebuilt with three level seeds.
+# graph (Lite's) still reaches every key of 102,000 chunks, built with two level seeds.
 PAGE_EF_CONSTRUCTION = 16
 MAX_COPIES = 3  # a writer stores copies of a chunk up to this many while a search cannot find one
 WRITE_DEADLINE = 5.0  # seconds from numbering a page to storing it, past which a writer writes again
