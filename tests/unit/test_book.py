@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from scintirete_integrations.documents import book
+from scintirete_integrations.documents import book, pages
 from scintirete_integrations.lite.index.hnsw import HnswGraph
 from scintirete_integrations.models import Metric
 
@@ -130,7 +130,7 @@ def test_the_servers_graph_reaches_every_key() -> None:
     keys = np.array([book.page_key(seq, chunk, 0) for seq in range(1, 201) for chunk in range(6)], np.float64)
     vectors = (keys / book.KEY_RADIUS).astype(np.float32)  # the graph ranks the same at any scale
     norms = (vectors.astype(np.float64) ** 2).sum(axis=1).astype(np.float32)
-    graph = HnswGraph(Metric.L2, 32, 64, np.random.default_rng(0))
+    graph = HnswGraph(Metric.L2, pages.BOOK_M, pages.PAGE_EF_CONSTRUCTION, np.random.default_rng(0))
     for row in range(len(vectors)):
         graph.add(vectors[: row + 1], norms[: row + 1])
     lost = [
