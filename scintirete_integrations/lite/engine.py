@@ -9,8 +9,10 @@ unreachable, or an HNSW graph that loses data the way the real server's does.
 Metadata is opaque here: the servicer stores each vector's serialized ``Struct`` bytes and
 gets the same bytes back, so neither inserts nor searches decode it.
 
-Knows nothing about gRPC. Failures raise the classes of ``errors.py`` with the messages the
-real server uses, e.g. ``NotFoundError("database 'x' not found")``.
+One collection's rows live in ``collection.py``; taking snapshots is ``snapshots.py``'s job.
+This module holds the engine itself: its state, the write path (validate, log, apply) and
+search. Knows nothing about gRPC. Failures raise the classes of ``errors.py`` with the
+messages the real server uses, e.g. ``NotFoundError("database 'x' not found")``.
 
 >>> import numpy as np
 >>> from scintirete_integrations.models import Metric
@@ -26,12 +28,10 @@ real server uses, e.g. ``NotFoundError("database 'x' not found")``.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +39,14 @@ import numpy as np
 
 from ..errors import AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, HnswConfig, Metric
+from .collection import _Collection, _first_live_rows
 from .distances import cosine_distance, inner_product_distance, l2_distance, ranked
 from .index import DEFAULT_INDEX, INDEX_KINDS, IndexKind
-from .index.exact import key_aux, nearest
+from .index.exact import nearest
 from .index.hnsw import HnswGraph
 from .log_records import (
     CollectionCreated,
     CollectionDropped,
-    CollectionState,
     DatabaseCreated,
     DatabaseDropped,
     Record,
@@ -54,6 +54,7 @@ from .log_records import (
     VectorsInserted,
 )
 from .server_log import PeriodicSnapshots, Persistence, server_persistence
+from .snapshots import _DEFAULT_AUTO_SNAPSHOT_BYTES, SaveInfo, _Snapshots
 from .storage import FsyncPolicy, Storage
 
 __all__ = [
@@ -69,8 +70,6 @@ __all__ = [
     "l2_distance",
 ]
 
-logger = logging.getLogger(__name__)
-
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 #: What insert accepts: an (n, dim) array, or rows (arrays or sequences of numbers).
@@ -80,12 +79,6 @@ DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 200
 #: Upstream's HNSW beam when a search sends no (or a non-positive) ef_search; it caps the results.
 DEFAULT_EF_SEARCH = 50
-
-_SNAPSHOT_CHUNK_ROWS = 4096
-_DEFAULT_AUTO_SNAPSHOT_BYTES = 256 * 1024 * 1024
-_AUTO_SNAPSHOT_MIN_BYTES = 4 * 1024 * 1024
-_AUTO_SNAPSHOT_SHARE = 4  # a log a quarter of the snapshot's size is folded into it
-_AUTO_SNAPSHOT = "auto-snapshot"
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -105,171 +98,6 @@ class SearchResult:
     vectors: Matrix | None = None
 
 
-@dataclass(frozen=True)
-class SaveInfo:
-    """What a snapshot wrote; ``persisted`` is False for an in-memory engine."""
-
-    persisted: bool
-    size_bytes: int
-    duration_seconds: float
-
-
-# -- one collection -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _View:
-    """An immutable picture of a collection for a search or a snapshot outside the lock.
-
-    Valid because rows are only ever appended past ``size`` in place; deletes and
-    compactions replace arrays instead of editing them.
-    """
-
-    metric: Metric
-    dimension: int
-    size: int
-    max_norm: float
-    vectors: Matrix
-    aux: Matrix
-    ids: np.ndarray[Any, np.dtype[np.uint64]]
-    live: np.ndarray[Any, np.dtype[np.bool_]] | None  # None: every row is live
-    metadata: list[bytes]
-
-
-class _Collection:
-    """Rows in a float32 matrix with spare capacity, plus ids, liveness and metadata per row."""
-
-    def __init__(self, name: str, metric: Metric, hnsw: HnswConfig, graph: HnswGraph | None = None) -> None:
-        self.name = name
-        self.metric = metric
-        self.hnsw = hnsw
-        #: The graph over every row ever inserted (deleted ones too), or None for exact scans.
-        self.graph = graph
-        self.dimension = 0
-        self.next_id = 1
-        self.live_count = 0
-        self.deleted_count = 0
-        self.size = 0  # rows in use: live plus soft-deleted ones not compacted away yet
-        self.max_norm = 0.0
-        self.metadata_bytes = 0
-        self.vectors: Matrix = np.empty((0, 0), np.float32)
-        self.aux: Matrix = np.empty(0, np.float32)
-        self.ids: np.ndarray[Any, np.dtype[np.uint64]] = np.empty(0, np.uint64)
-        self.live: np.ndarray[Any, np.dtype[np.bool_]] = np.empty(0, np.bool_)
-        self.metadata: list[bytes] = []
-
-    def info(self) -> CollectionInfo:
-        memory = (
-            self.vectors.nbytes + self.aux.nbytes + self.ids.nbytes + self.live.nbytes + self.metadata_bytes
-        )
-        return CollectionInfo(
-            name=self.name,
-            dimension=self.dimension,
-            vector_count=self.live_count,
-            deleted_count=self.deleted_count,
-            memory_bytes=memory,
-            metric=self.metric,
-            hnsw=self.hnsw,
-        )
-
-    def _reserve(self, rows: int) -> None:
-        capacity = len(self.ids)
-        if self.size + rows <= capacity:
-            return
-        capacity = max(self.size + rows, 2 * capacity, 64)  # doubling: appends cost O(1) amortised
-        self.vectors = _grown(self.vectors, self.size, (capacity, self.dimension))
-        self.aux = _grown(self.aux, self.size, (capacity,))
-        self.ids = _grown(self.ids, self.size, (capacity,))
-        self.live = _grown(self.live, self.size, (capacity,))
-
-    def append(self, ids: Sequence[int], vectors: Matrix, metadata: Sequence[bytes]) -> None:
-        count = len(ids)
-        # The engine checked these for a new write; a replayed record that breaks them is damage.
-        if vectors.shape != (count, self.dimension or vectors.shape[1]) or len(metadata) != count:
-            raise InternalError(
-                f"{count} ids, {len(metadata)} metadata and vectors of shape {vectors.shape} do not fit"
-            )
-        if count and self.size and ids[0] <= self.ids[self.size - 1]:
-            raise InternalError(f"id {ids[0]} is not above the last id {self.ids[self.size - 1]}")
-        if count == 0:
-            return
-        self.dimension = vectors.shape[1]
-        self._reserve(count)
-        start, stop = self.size, self.size + count
-        self.vectors[start:stop] = vectors
-        squares = np.einsum("ij,ij->i", vectors, vectors)
-        self.aux[start:stop] = key_aux(self.metric, squares)
-        self.ids[start:stop] = ids
-        self.live[start:stop] = True
-        self.metadata.extend(metadata)
-        self.metadata_bytes += sum(map(len, metadata))
-        self.max_norm = max(self.max_norm, float(np.sqrt(squares.max())))
-        self.size = stop
-        self.live_count += count
-        self.next_id = max(self.next_id, int(ids[-1]) + 1)
-        if self.graph is not None:
-            while len(self.graph) < stop:
-                self.graph.add(self.vectors, self.aux)
-
-    def live_rows_of(self, ids: Sequence[int]) -> np.ndarray[Any, np.dtype[np.intp]]:
-        """Rows holding live vectors with these ids; unknown ids are skipped."""
-        wanted = np.unique(np.asarray([i for i in ids if 0 < i < 2**64], dtype=np.uint64))
-        stored = self.ids[: self.size]  # ascending: ids are assigned in increasing order
-        rows = np.searchsorted(stored, wanted)
-        inside = rows < self.size
-        rows, wanted = rows[inside], wanted[inside]
-        rows = rows[stored[rows] == wanted]
-        live: np.ndarray[Any, np.dtype[np.intp]] = rows[self.live[rows]]
-        return live
-
-    def delete_rows(self, rows: np.ndarray[Any, np.dtype[np.intp]]) -> None:
-        live = self.live.copy()  # copy-on-write: searches in flight keep their picture
-        live[rows] = False
-        self.live = live
-        self.live_count -= len(rows)
-        self.deleted_count += len(rows)
-        dead = self.size - self.live_count
-        if self.graph is None and dead > 1024 and dead > self.live_count:  # graph nodes stay
-            self._compact()
-
-    def _compact(self) -> None:
-        """Drop soft-deleted rows once they outnumber live ones (they only cost scan time)."""
-        keep = np.flatnonzero(self.live[: self.size])
-        self.vectors = self.vectors[keep]
-        self.aux = self.aux[keep]
-        self.ids = self.ids[keep]
-        self.live = np.ones(len(keep), np.bool_)
-        self.metadata = [self.metadata[row] for row in keep]
-        self.metadata_bytes = sum(map(len, self.metadata))
-        self.size = len(keep)
-
-    def view(self) -> _View:
-        size = self.size
-        return _View(
-            metric=self.metric,
-            dimension=self.dimension,
-            size=size,
-            max_norm=self.max_norm,
-            vectors=self.vectors[:size],
-            aux=self.aux[:size],
-            ids=self.ids[:size],
-            live=None if self.live_count == size else self.live[:size],
-            metadata=self.metadata,
-        )
-
-
-def _grown(array: np.ndarray[Any, Any], used: int, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
-    bigger = np.empty(shape, dtype=array.dtype)
-    if used:
-        bigger[:used] = array[:used]
-    return bigger
-
-
-def _first_live_rows(view: _View, count: int) -> np.ndarray[Any, np.dtype[np.intp]]:
-    rows = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
-    return rows[:count]
-
-
 # -- the engine -----------------------------------------------------------------------------------
 
 
@@ -279,7 +107,7 @@ def check_name(name: str, what: str) -> None:
         raise InvalidArgumentError(f"{what} name cannot be empty")
 
 
-class Engine:
+class Engine(_Snapshots):
     """All databases and collections of one Lite server, optionally persisted.
 
     Thread-safe: one ``RLock`` guards the state. Searches take an immutable view under the
@@ -594,78 +422,7 @@ class Engine:
             vectors=view.vectors[rows] if include_vectors else None,
         )
 
-    # -- snapshots ----------------------------------------------------------------------------------
-
-    def save(self) -> SaveInfo:
-        """Write a snapshot and compact the log; blocks until it is on disk."""
-        started = time.perf_counter()
-        if self._storage is None:
-            return SaveInfo(False, 0, time.perf_counter() - started)
-        with self._snapshot_lock:
-            with self._lock:
-                generation = self._storage.rotate()
-                records = self._state_records()
-                self._dropped_bytes = 0
-            size = self._storage.write_snapshot(generation, records)
-        return SaveInfo(True, size, time.perf_counter() - started)
-
-    def bg_save(self) -> str:
-        """Start a snapshot in a background thread and return its job id (``bgsave_1``, ...)."""
-        with self._lock:
-            self._bg_jobs += 1
-            job_id = f"bgsave_{self._bg_jobs}"
-        if self._storage is not None:
-            self._start_background_save(job_id)
-        return job_id
-
-    def _start_background_save(self, job: str) -> None:
-        thread = threading.Thread(target=self._background_save, args=(job,), name=f"lite-{job}", daemon=True)
-        with self._lock:
-            self._bg_threads = [t for t in self._bg_threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def _background_save(self, job: str) -> None:
-        try:
-            info = self.save()
-        except Exception:  # a background thread has no caller to raise to
-            logger.exception("background snapshot %s failed", job)
-        else:
-            logger.info(
-                "background snapshot %s wrote %d bytes in %.3fs", job, info.size_bytes, info.duration_seconds
-            )
-        finally:
-            if job == _AUTO_SNAPSHOT:
-                with self._lock:
-                    self._auto_snapshot_running = False
-
-    def _maybe_snapshot(self) -> None:
-        """Compact a long log in the background (exact persistence only). Lock held."""
-        storage = self._storage
-        if storage is None or storage.server is not None or self._auto_snapshot_running:
-            return  # the real server snapshots by its periodic rule only
-        due = max(_AUTO_SNAPSHOT_MIN_BYTES, storage.snapshot_bytes // _AUTO_SNAPSHOT_SHARE)
-        if storage.log_bytes + self._dropped_bytes < min(due, self._auto_snapshot_bytes):
-            return
-        self._auto_snapshot_running = True  # one at a time, however many writes cross the limit
-        self._start_background_save(_AUTO_SNAPSHOT)
-
-    def _state_records(self) -> Iterator[Record]:
-        """Records that rebuild the current state; captured now, serialised lazily. Lock held."""
-        pictures = [
-            (db, collection, collection.view())
-            for db, collections in self._databases.items()
-            for collection in collections.values()
-        ]
-        states = [
-            (
-                CollectionCreated(db, c.name, c.metric.value, c.hnsw.m, c.hnsw.ef_construction),
-                CollectionState(db, c.name, c.dimension, c.next_id, c.deleted_count),
-                view,
-                c.graph is not None,
-            )
-            for db, c, view in pictures
-        ]
-        return _snapshot_records(list(self._databases), states)
+    # -- shutdown -----------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Wait for background snapshots, then sync and release the data directory."""
@@ -682,44 +439,6 @@ class Engine:
         self._stop_snapshots()
         if self._storage is not None:
             self._storage.abandon()
-
-    def _stop_snapshots(self) -> None:
-        if self._periodic is not None:
-            self._periodic.stop()
-        with self._lock:
-            threads = list(self._bg_threads)
-        for thread in threads:
-            thread.join()
-
-
-def _snapshot_records(
-    databases: list[str], states: list[tuple[CollectionCreated, CollectionState, _View, bool]]
-) -> Iterator[Record]:
-    for name in databases:
-        yield DatabaseCreated(name)
-    for created, state, view, graph in states:
-        yield created
-        if not graph:
-            yield state
-            rows = _first_live_rows(view, view.size)
-        else:
-            # A graph is a function of every vector ever inserted, in order: keep the deleted
-            # rows (without metadata) and delete them again, so a replay rebuilds the same graph.
-            rows = np.arange(view.size)
-        for start in range(0, len(rows), _SNAPSHOT_CHUNK_ROWS):
-            chunk = rows[start : start + _SNAPSHOT_CHUNK_ROWS]
-            live = view.live
-            yield VectorsInserted(
-                created.db,
-                created.name,
-                view.ids[chunk].tolist(),
-                view.vectors[chunk],
-                [view.metadata[row] if live is None or live[row] else b"" for row in chunk],
-            )
-        if graph:
-            if view.live is not None:
-                yield VectorsDeleted(created.db, created.name, view.ids[~view.live].tolist())
-            yield state  # after the deletes: it sets the counters outright
 
 
 def _check_dimensions(lengths: list[int], dimension: int) -> None:
