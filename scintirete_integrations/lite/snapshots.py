@@ -102,13 +102,17 @@ class _Snapshots:
             if job == _AUTO_SNAPSHOT:
                 with self._lock:
                     self._auto_snapshot_running = False
+                    self._maybe_snapshot()  # what was dropped while it wrote may be due already
 
     def _maybe_snapshot(self) -> None:
         """Compact a long log in the background (exact persistence only). Lock held."""
         storage = self._storage
         if storage is None or storage.server is not None or self._auto_snapshot_running:
             return  # the real server snapshots by its periodic rule only
-        due = max(_AUTO_SNAPSHOT_MIN_BYTES, storage.snapshot_bytes // _AUTO_SNAPSHOT_SHARE)
+        # Measured against what the snapshot still holds of live data: one taken while a
+        # compaction held three generations must not set a bar its own drops never reach.
+        kept = max(storage.snapshot_bytes - self._dropped_bytes, 0)
+        due = max(_AUTO_SNAPSHOT_MIN_BYTES, kept // _AUTO_SNAPSHOT_SHARE)
         if storage.log_bytes + self._dropped_bytes < min(due, self._auto_snapshot_bytes):
             return
         self._auto_snapshot_running = True  # one at a time, however many writes cross the limit

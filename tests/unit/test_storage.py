@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -485,3 +486,41 @@ def test_bg_save_snapshots_in_the_background(engine: Engine, data_dir: Path) -> 
     engine.close()
     assert (data_dir / "snapshot.jsonl").exists()
     assert [p.name for p in log_files(data_dir)] == ["log.000003.jsonl"]
+
+
+def test_what_was_dropped_while_an_automatic_snapshot_was_written_is_folded_in_next(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A compaction drops the old generations while the snapshot taken mid-way is being written;
+    # without another snapshot the data directory would keep them until the next write.
+    storage = Storage(data_dir, fsync="never")
+    engine = Engine(storage)
+    entered, release = threading.Event(), threading.Event()
+    written: list[int] = []
+    real_write = storage.write_snapshot
+
+    def held_write(generation: int, records: Iterator[Record]) -> int:
+        if not written:
+            entered.set()  # the state it writes is captured
+            assert release.wait(10)
+        size = real_write(generation, records)
+        written.append(size)
+        return size
+
+    monkeypatch.setattr(storage, "write_snapshot", held_write)
+    engine.create_database("db")
+    engine.create_collection("db", "old", Metric.L2)
+    engine.create_collection("db", "kept", Metric.L2)
+    engine.insert("db", "kept", np.ones((10, 4), np.float32), [b""] * 10)
+    big = np.random.default_rng(0).standard_normal((1_200, 1_024)).astype(np.float32)  # 4.9 MB: due
+    engine.insert("db", "old", big, [b""] * len(big))  # starts an automatic snapshot, held
+    assert entered.wait(10)
+    engine.drop_collection("db", "old")  # while it is written
+    release.set()
+    for _ in range(200):
+        if len(written) == 2:
+            break
+        time.sleep(0.05)
+    engine.close()
+    assert len(written) == 2 and written[1] < written[0] / 10  # the second one without "old"
+    assert (data_dir / "snapshot.jsonl").stat().st_size == written[1]
