@@ -200,20 +200,8 @@ class ModeSearch(VectorStore):
     ) -> list[ScoredRecord]:
         where, predicate = split_filter(filter)
         allowed = None if predicate is None else select_ids(self._collection.scan(), predicate)
-        return self._collection.search_hybrid(
-            query,
-            vector,
-            k,
-            filter=where,
-            ids=allowed,
-            fusion=retrieval.fusion,
-            alpha=retrieval.alpha,
-            dense_k=retrieval.fetch_k,
-            keyword_k=retrieval.fetch_k,
-            score_threshold=score_threshold,
-            dense_relevance=self._select_relevance_score_fn(),
-            include_vector=include_vector,
-        )
+        options = self._hybrid_options(retrieval, score_threshold, include_vector)
+        return self._collection.search_hybrid(query, vector, k, filter=where, ids=allowed, **options)
 
     async def _ahybrid_hits(
         self,
@@ -227,20 +215,24 @@ class ModeSearch(VectorStore):
     ) -> list[ScoredRecord]:
         where, predicate = split_filter(filter)
         allowed = None if predicate is None else select_ids(await self._async_collection.scan(), predicate)
+        options = self._hybrid_options(retrieval, score_threshold, include_vector)
         return await self._async_collection.search_hybrid(
-            query,
-            vector,
-            k,
-            filter=where,
-            ids=allowed,
-            fusion=retrieval.fusion,
-            alpha=retrieval.alpha,
-            dense_k=retrieval.fetch_k,
-            keyword_k=retrieval.fetch_k,
-            score_threshold=score_threshold,
-            dense_relevance=self._select_relevance_score_fn(),
-            include_vector=include_vector,
+            query, vector, k, filter=where, ids=allowed, **options
         )
+
+    def _hybrid_options(
+        self, retrieval: Retrieval, score_threshold: float | None, include_vector: bool
+    ) -> dict[str, Any]:
+        """The layer's hybrid-search options for ``retrieval``, shared by both facades."""
+        return {
+            "fusion": retrieval.fusion,
+            "alpha": retrieval.alpha,
+            "dense_k": retrieval.fetch_k,
+            "keyword_k": retrieval.fetch_k,
+            "score_threshold": score_threshold,
+            "dense_relevance": self._select_relevance_score_fn(),
+            "include_vector": include_vector,
+        }
 
     def _hybrid_mmr(
         self,

@@ -7,15 +7,21 @@ Modes: ``default`` (dense), ``mmr``, ``text_search`` and ``sparse`` (both BM25 k
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+from llama_index.core.vector_stores.types import (
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
 
+from ..documents import ScoredRecord
 from ..errors import InvalidArgumentError
+from ..models import Metric
 from .metadata_filters import metadata_filters_to_filter
-from .nodes import REF_DOC_KEY
+from .nodes import REF_DOC_KEY, query_result, relevance_result
 
 # Every mode the store answers. SPARSE is the same BM25 ranking as TEXT_SEARCH: there are no
 # learned sparse vectors here, and a caller asking for sparse retrieval wants keyword matching.
@@ -59,6 +65,27 @@ class _Search:
     @property
     def mmr(self) -> bool:
         return self.kind == "mmr"
+
+    def layer_call(self, fusion: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """The document-layer method to call, and its arguments: the same for both facades, so
+        the store's ``query`` and ``aquery`` differ only in awaiting it."""
+        where = {"filter": self.filter, "ids": self.ids}
+        if self.kind == "keyword":
+            return "search_keywords", (self.text, self.k), where
+        if self.kind == "hybrid":
+            depths = {"dense_k": self.dense_k, "keyword_k": self.keyword_k}
+            options = {**where, "fusion": fusion, "alpha": self.alpha, **depths}
+            return "search_hybrid", (self.text, self.vector, self.k), options
+        if self.kind == "mmr":
+            options = {"fetch_k": self.fetch_k, "lambda_mult": self.lambda_mult, **where}
+            return "mmr", (self.vector, self.k), options
+        return "search", (self.vector, self.k), where
+
+    def result(self, hits: Sequence[ScoredRecord], metric: Metric | str) -> VectorStoreQueryResult:
+        """The hits as LlamaIndex reports them: relevance for keyword and hybrid, similarity else."""
+        if self.kind in ("keyword", "hybrid"):
+            return relevance_result(hits)
+        return query_result(hits, metric)
 
 
 def _top_k(value: int | None, default: int) -> int:

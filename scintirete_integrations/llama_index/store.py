@@ -23,7 +23,7 @@ from ..documents.hybrid import Fusion, check_fusion
 from ..errors import InvalidArgumentError
 from ..models import Metric
 from .metadata_filters import metadata_filters_to_filter
-from .nodes import in_order, node_to_record, query_result, record_to_node, relevance_result
+from .nodes import in_order, node_to_record, record_to_node
 from .queries import DEFAULT_ALPHA, _plan_search
 
 # The adapter's logger keeps the package's name, which the README documents.
@@ -314,76 +314,16 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Nodes for ``query`` in its mode (see the class docstring), passing every restriction."""
         search = _plan_search(query, kwargs)
-        if search.kind == "keyword":
-            hits = self._collection.search_keywords(
-                search.text, search.k, filter=search.filter, ids=search.ids
-            )
-            return relevance_result(hits)
-        if search.kind == "hybrid":
-            assert search.vector is not None  # the plan checked it
-            hits = self._collection.search_hybrid(
-                search.text,
-                search.vector,
-                search.k,
-                filter=search.filter,
-                ids=search.ids,
-                fusion=self.fusion,
-                alpha=search.alpha,
-                dense_k=search.dense_k,
-                keyword_k=search.keyword_k,
-            )
-            return relevance_result(hits)
-        assert search.vector is not None
-        if search.mmr:
-            hits = self._collection.mmr(
-                search.vector,
-                search.k,
-                fetch_k=search.fetch_k,
-                lambda_mult=search.lambda_mult,
-                filter=search.filter,
-                ids=search.ids,
-            )
-        else:
-            hits = self._collection.search(search.vector, search.k, filter=search.filter, ids=search.ids)
-        return query_result(hits, self._collection.metric)
+        method, args, options = search.layer_call(self.fusion)
+        hits = getattr(self._collection, method)(*args, **options)
+        return search.result(hits, self._collection.metric)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Nodes for ``query`` in its mode (see the class docstring), passing every restriction."""
         search = _plan_search(query, kwargs)
-        if search.kind == "keyword":
-            hits = await self._async_collection.search_keywords(
-                search.text, search.k, filter=search.filter, ids=search.ids
-            )
-            return relevance_result(hits)
-        if search.kind == "hybrid":
-            assert search.vector is not None  # the plan checked it
-            hits = await self._async_collection.search_hybrid(
-                search.text,
-                search.vector,
-                search.k,
-                filter=search.filter,
-                ids=search.ids,
-                fusion=self.fusion,
-                alpha=search.alpha,
-                dense_k=search.dense_k,
-                keyword_k=search.keyword_k,
-            )
-            return relevance_result(hits)
-        assert search.vector is not None
-        if search.mmr:
-            hits = await self._async_collection.mmr(
-                search.vector,
-                search.k,
-                fetch_k=search.fetch_k,
-                lambda_mult=search.lambda_mult,
-                filter=search.filter,
-                ids=search.ids,
-            )
-        else:
-            hits = await self._async_collection.search(
-                search.vector, search.k, filter=search.filter, ids=search.ids
-            )
-        return query_result(hits, self._collection.metric)
+        method, args, options = search.layer_call(self.fusion)
+        hits = await getattr(self._async_collection, method)(*args, **options)
+        return search.result(hits, self._collection.metric)
 
 
 def _prepared(
