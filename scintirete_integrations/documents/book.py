@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,19 @@ def void_vector(seq: int) -> np.ndarray:
     row[0, :KEY_DIMENSION] = page_key(seq, 0, VOID_COPY)
     row[0, KEY_DIMENSION + 4 : KEY_DIMENSION + HEADER] = _whose(seq, 0, VOID_COPY)
     return row
+
+
+def claimed_page(elements: Sequence[float]) -> int | None:
+    """The page number a book vector's header claims (unproven: :func:`identify` checks the key).
+
+    Reads two elements, so a reader can pass over hits of pages it does not want cheaply.
+    """
+    if len(elements) != PAGE_DIMENSION:
+        return None
+    low, high = elements[KEY_DIMENSION + 4], elements[KEY_DIMENSION + 5]
+    if not (0 <= low < 2**24 and 0 <= high < 2**24 and low == int(low) and high == int(high)):
+        return None
+    return int(low) | (int(high) << 24)
 
 
 def identify(elements: np.ndarray) -> tuple[int, int, int] | None:

@@ -129,6 +129,8 @@ class _Pool:
             if rank and item.id in self._seen:
                 continue  # the nearest hit is always read: it is the one searched for
             self._seen.add(item.id)
+            if book.claimed_page(item.vector.elements) not in self.seqs:
+                continue  # read two elements, not the whole vector
             elements = hit_elements(item)
             key = book.identify(elements)
             if key is not None and key[0] in self.seqs:

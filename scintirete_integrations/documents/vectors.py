@@ -52,6 +52,10 @@ class VectorTable:
     def live(self) -> np.ndarray:
         return self._live[: self.size]
 
+    @property
+    def prefix(self) -> None:
+        return None  # the view's vectors are the user's: scans of them rarely narrow by a prefix
+
     # -- changes
 
     def put(self, sids: list[str], vectors: np.ndarray) -> None:

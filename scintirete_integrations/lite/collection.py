@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InternalError
 from ..models import CollectionInfo, HnswConfig, Metric
-from .index.exact import key_aux
+from .index.exact import PREFIX_COLUMNS, key_aux, uses_prefix
 from .index.hnsw import HnswGraph
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
@@ -39,6 +39,7 @@ class _View:
     ids: np.ndarray[Any, np.dtype[np.uint64]]
     live: np.ndarray[Any, np.dtype[np.bool_]] | None  # None: every row is live
     metadata: list[bytes]
+    prefix: Matrix | None = None  # the leading columns, contiguous, where L2 scans narrow by them
 
 
 class _Collection:
@@ -62,6 +63,9 @@ class _Collection:
         self.ids: np.ndarray[Any, np.dtype[np.uint64]] = np.empty(0, np.uint64)
         self.live: np.ndarray[Any, np.dtype[np.bool_]] = np.empty(0, np.bool_)
         self.metadata: list[bytes] = []
+        #: A contiguous copy of the leading columns when scans narrow by them: reading them
+        #: out of wide rows (the layer's 2,064-d page vectors) cost most of each look-up.
+        self.prefix: Matrix | None = None
 
     def info(self) -> CollectionInfo:
         memory = (
@@ -86,6 +90,8 @@ class _Collection:
         self.aux = _grown(self.aux, self.size, (capacity,))
         self.ids = _grown(self.ids, self.size, (capacity,))
         self.live = _grown(self.live, self.size, (capacity,))
+        if self.prefix is not None:
+            self.prefix = _grown(self.prefix, self.size, (capacity, PREFIX_COLUMNS))
 
     def append(self, ids: Sequence[int], vectors: Matrix, metadata: Sequence[bytes]) -> None:
         count = len(ids)
@@ -99,9 +105,13 @@ class _Collection:
         if count == 0:
             return
         self.dimension = vectors.shape[1]
+        if self.prefix is None and self.size == 0 and uses_prefix(self.metric, self.dimension):
+            self.prefix = np.empty((len(self.ids), PREFIX_COLUMNS), np.float32)
         self._reserve(count)
         start, stop = self.size, self.size + count
         self.vectors[start:stop] = vectors
+        if self.prefix is not None:
+            self.prefix[start:stop] = vectors[:, :PREFIX_COLUMNS]
         squares = np.einsum("ij,ij->i", vectors, vectors)
         self.aux[start:stop] = key_aux(self.metric, squares)
         self.ids[start:stop] = ids
@@ -141,6 +151,8 @@ class _Collection:
         """Drop soft-deleted rows once they outnumber live ones (they only cost scan time)."""
         keep = np.flatnonzero(self.live[: self.size])
         self.vectors = self.vectors[keep]
+        if self.prefix is not None:
+            self.prefix = self.prefix[keep]
         self.aux = self.aux[keep]
         self.ids = self.ids[keep]
         self.live = np.ones(len(keep), np.bool_)
@@ -160,6 +172,7 @@ class _Collection:
             ids=self.ids[:size],
             live=None if self.live_count == size else self.live[:size],
             metadata=self.metadata,
+            prefix=None if self.prefix is None else self.prefix[:size],
         )
 
 

@@ -137,3 +137,13 @@ def test_the_servers_graph_reaches_every_key() -> None:
         row for row in range(len(vectors)) if graph.search(vectors, norms, None, vectors[row], 64)[0] != row
     ]
     assert lost == []
+
+
+def test_the_page_a_vector_claims_is_read_from_two_elements() -> None:
+    rows = book.page_vectors(2**30 + 7, stored_bytes(2 * book.CHUNK_BYTES, seed=7))
+    assert [book.claimed_page(list(row)) for row in rows] == [2**30 + 7] * len(rows)
+    assert book.claimed_page(book.void_vector(9)[0]) == 9
+    assert book.claimed_page([1.0] * 12) is None  # not a book vector
+    odd = rows[0].copy()
+    odd[book.KEY_DIMENSION + 4] = 0.5
+    assert book.claimed_page(odd) is None

@@ -424,3 +424,31 @@ def test_a_large_scan_split_over_two_threads_is_exact(metric: Metric) -> None:
     exact[~live] = np.inf
     expected = np.lexsort((np.arange(len(rows)), exact.astype(np.float32)))[:10]
     assert [int(i) for i in result.ids] == [int(ids[i]) for i in expected]
+
+
+def test_wide_l2_collections_keep_their_leading_columns_in_step_with_their_rows() -> None:
+    # The copy that spares scans of wide rows a strided read must match the rows through
+    # growth, deletes and compaction, and scans must answer the same with it as without.
+    from dataclasses import replace
+
+    from scintirete_integrations.lite.collection import _Collection
+    from scintirete_integrations.lite.index.exact import PREFIX_COLUMNS, nearest, uses_prefix
+
+    assert uses_prefix(Metric.L2, 4 * PREFIX_COLUMNS + 1) and not uses_prefix(Metric.COSINE, 2064)
+    assert not uses_prefix(Metric.L2, 4 * PREFIX_COLUMNS)
+    rng = np.random.default_rng(3)
+    wide = _Collection("w", Metric.L2, HnswConfig())
+    next_id = 1
+    for batch in (1, 63, 200, 900):  # past several doublings of the arrays
+        rows = rng.standard_normal((batch, 100)).astype(np.float32)
+        rows[:, :8] *= 1e3  # keyed rows: the leading columns tell them apart
+        wide.append(list(range(next_id, next_id + batch)), rows, [b""] * batch)
+        next_id += batch
+    wide.delete_rows(np.arange(0, 1100))  # most rows: compacts
+    view = wide.view()
+    assert view.prefix is not None and np.array_equal(view.prefix, view.vectors[:, :PREFIX_COLUMNS])
+    for query in rng.standard_normal((20, 100)).astype(np.float32) * 1e3:
+        with_copy = nearest(view, query, 5)
+        without = nearest(replace(view, prefix=None), query, 5)
+        assert np.array_equal(with_copy[0], without[0]) and np.allclose(with_copy[1], without[1])
+    assert _Collection("c", Metric.COSINE, HnswConfig()).prefix is None

@@ -19,7 +19,7 @@ import numpy as np
 from ...models import Metric
 from ..distances import ranked
 
-__all__ = ["ScanView", "key_aux", "nearest"]
+__all__ = ["PREFIX_COLUMNS", "ScanView", "key_aux", "nearest", "uses_prefix"]
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 Floats = np.ndarray[Any, np.dtype[np.float64]]
@@ -45,6 +45,9 @@ class ScanView(Protocol):
     def aux(self) -> Matrix: ...
     @property
     def live(self) -> np.ndarray[Any, np.dtype[np.bool_]] | None: ...
+    @property
+    def prefix(self) -> Matrix | None:
+        """The first :data:`PREFIX_COLUMNS` columns kept contiguous, or None (sliced per scan)."""
 
 
 # -- the full scan: a float32 ranking key per metric, from one matrix-vector product -------------
@@ -134,7 +137,13 @@ def _all_keys(ops: _MetricOps, view: ScanView, query: Matrix) -> Matrix:
             _searches -= 1
 
 
-_PREFIX = 16  # L2: leading dimensions whose distance bounds the whole distance from below
+PREFIX_COLUMNS = 16  # L2: leading dimensions whose distance bounds the whole distance from below
+_PREFIX = PREFIX_COLUMNS
+
+
+def uses_prefix(metric: Metric, dimension: int) -> bool:
+    """Whether an L2 scan first narrows by the leading columns (see :func:`_by_prefix`)."""
+    return metric is Metric.L2 and dimension > 4 * PREFIX_COLUMNS
 
 
 def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
@@ -146,7 +155,9 @@ def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
     leading dimensions tell rows apart (keyed data such as the document layer's page vectors),
     and costs a 16-column pass otherwise.
     """
-    rows = view.vectors[:, :_PREFIX].astype(np.float64)
+    # A contiguous copy, when the view keeps one, spares reading every (wide) row again.
+    lead = view.prefix if view.prefix is not None else view.vectors[:, :_PREFIX]
+    rows = lead.astype(np.float64)
     prefix = np.einsum("ij,ij->i", rows - query[:_PREFIX], rows - query[:_PREFIX])
     if view.live is not None:
         prefix[~view.live] = np.inf
@@ -163,7 +174,7 @@ def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
 def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
     """Rows of the ``count`` closest live vectors and their exact distances, closest first."""
     ops = _METRICS[view.metric]
-    if view.metric is Metric.L2 and view.dimension > 4 * _PREFIX and count < view.size:
+    if uses_prefix(view.metric, view.dimension) and count < view.size:
         with np.errstate(over="ignore", invalid="ignore"):
             narrowed = _by_prefix(view, query, count)
         if narrowed is not None:
