@@ -331,14 +331,20 @@ def run_step(args: argparse.Namespace, name: str, step: str, work: Path, collect
     for option in ("n", "text_bytes", "batch", "queries", "budget"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     started = time.perf_counter()
-    try:
-        code = subprocess.run(command, timeout=args.timeout).returncode
-    except subprocess.TimeoutExpired:
-        return {"error": f"{step} did not finish within {args.timeout:.0f} s"}
+    loads = [os.getloadavg()[0]]  # the 1-minute load, every few seconds: the machine may be shared
+    with subprocess.Popen(command) as process:
+        while process.poll() is None:
+            if time.perf_counter() - started > args.timeout:
+                process.kill()
+                process.wait()
+                return {"error": f"{step} did not finish within {args.timeout:.0f} s"}
+            time.sleep(0.5 if time.perf_counter() - started < 10 else 5)
+            loads.append(os.getloadavg()[0])
     if not out.exists():
-        return {"error": f"{step} exited with code {code} and no result"}
+        return {"error": f"{step} exited with code {process.returncode} and no result"}
     result: dict[str, Any] = json.loads(out.read_text())
     result["wall_s"] = time.perf_counter() - started
+    result["load_max"] = round(max(loads), 2)
     return result
 
 
@@ -435,8 +441,12 @@ def render(section: dict[str, Any]) -> str:
             notes.append(
                 f"{name}: its directory went from {before:,.0f} MB to {after:,.0f} MB in the open step"
             )
+        peaks = [
+            result[step]["load_max"] for step in ("ingest", "open") if "load_max" in result.get(step, {})
+        ]
         if "load_after" in result:
-            notes.append(f"{name}: load average {result['load_after']} when it finished")
+            highest = f", the 1-minute load peaked at {max(peaks)} while it ran" if peaks else ""
+            notes.append(f"{name}: load average {result['load_after']} when it finished{highest}")
     lines += ["", *[f"- {note}" for note in notes]]
     return "\n".join(lines)
 
