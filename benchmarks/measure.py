@@ -74,16 +74,19 @@ def ingest(handle: Handle, corpus: Corpus) -> dict[str, float]:
 
 
 def queries(
-    search: Callable[[str], list[Any]], corpus: Corpus, truth: np.ndarray | None, budget: float
+    search: Callable[[str], list[Any]], query_texts: Sequence[str], truth: np.ndarray | None, budget: float
 ) -> dict[str, float]:
-    """Run the queries (until ``budget`` seconds), checking each result against ``truth``."""
-    for text in corpus.query_texts[:3]:  # warm-up
+    """Run the queries (until ``budget`` seconds), checking each result against ``truth``.
+
+    ``truth[j]`` holds the indices (``metadata["i"]``) of query j's exact top k.
+    """
+    for text in query_texts[:3]:  # warm-up
         search(text)
     latencies: list[float] = []
     recalls: list[float] = []
     hits: list[int] = []
     started = time.perf_counter()
-    for j, text in enumerate(corpus.query_texts):
+    for j, text in enumerate(query_texts):
         if j >= MIN_QUERIES and time.perf_counter() - started > budget:
             break
         started_one = time.perf_counter()
@@ -217,12 +220,15 @@ def measure(
         store = handle.store
         result["ingest"] = ingest(handle, corpus)
         result["search"] = queries(
-            lambda text: store.similarity_search_with_score(text, k=K), corpus, corpus.truth, budget
+            lambda text: store.similarity_search_with_score(text, k=K),
+            corpus.query_texts,
+            corpus.truth,
+            budget,
         )
         native = handle.group_filter(FILTER_GROUP)
         result["filtered"] = queries(
             lambda text: store.similarity_search_with_score(text, k=K, filter=native),
-            corpus,
+            corpus.query_texts,
             corpus.filtered_truth,
             budget,
         )
@@ -235,7 +241,7 @@ def measure(
                     result["async"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         result["ops"] = writes(handle, corpus, embeddings)
         result["search_after_writes"] = queries(
-            lambda text: store.similarity_search_with_score(text, k=K), corpus, None, budget / 3
+            lambda text: store.similarity_search_with_score(text, k=K), corpus.query_texts, None, budget / 3
         )
         result["peak_rss_mb"] = peak_rss_mb()
         if handle.server_pid is not None:
