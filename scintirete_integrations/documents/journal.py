@@ -48,7 +48,11 @@ logger = logging.getLogger(__name__)
 
 PENDING_GRACE = 15.0  # seconds a page number may stay unanswered before a reader voids it
 _SETTLE_POLL = 0.25  # seconds between looks at a page found in part
-_APPLY_BATCH = 4 * PROBE_BATCH  # pages looked up, then applied, at a time
+# Pages looked up, then applied, at a time. A read keeps the search hits that belong to the
+# pages of its batch, so a wide batch needs fewer searches: opening 50,000 records on Lite
+# took 2,546 searches (12 s) in batches of 64 pages and 859 (7 s) in batches of 256, at a
+# peak memory 3% higher.
+_APPLY_BATCH = 16 * PROBE_BATCH
 _INDEX_DIMENSION = BOOK_DIMENSION + 8
 
 
