@@ -130,7 +130,7 @@ class Refresher:
         """Apply every page the journal's counters say exists, voiding dead writers' numbers.
 
         A new view starts at the newest checkpoint (pages before it are restated by its parts);
-        pages are looked up and applied in journal order, a few dozen at a time, so a first read
+        pages are looked up and applied in journal order, a few hundred at a time, so a first read
         holds little more than the view it builds.
         """
         with self.lock:
@@ -207,7 +207,7 @@ class Refresher:
     def _read_plan(
         self, client: _BaseClient, view: View, books: list[int], seqs: list[int], timeout: Timeout
     ) -> Plan[tuple[set[int], set[int]]]:
-        """Look pages up and apply them in journal order, a few dozen at a time; the ones found,
+        """Look pages up and apply them in journal order, a few hundred at a time; the ones found,
         and the ones found only in part."""
         found: set[int] = set()
         partial: set[int] = set()
