@@ -67,30 +67,26 @@ def lite_process() -> Iterator[LiteProcess]:
             process.wait()
 
 
-def _ours(embeddings: Embeddings, address: str, password: str | None) -> Handle:
-    from scintirete_integrations import ScintireteClient
+def _ours(embeddings: Embeddings, address: str | None, password: str | None) -> Handle:
+    """Ours over ``address``; None: the embedded Lite server the store starts itself."""
     from scintirete_integrations.langchain import ScintireteVectorStore
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    client = ScintireteClient(address, password=password)
     store = ScintireteVectorStore(embeddings, collection_name=name, address=address, password=password)
+    client = store._collection.client  # raw searches go the way the store's calls go
 
     def raw_search(vector: list[float], k: int) -> list[Any]:
         return client.search("default", name, vector, k)
 
     handle = Handle(store, lambda group: {"group": group}, raw_search=raw_search)
-    handle.closers += [client.close, store.delete_collection]
+    handle.closers += [store.delete_collection]
     return handle
 
 
 def scintirete_lite(embeddings: Embeddings) -> Handle:
-    """Ours on a LiteServer in this process (what ``ScintireteVectorStore(embeddings)`` starts)."""
-    from scintirete_integrations.lite import LiteServer
-
-    server = LiteServer().start()
-    handle = _ours(embeddings, server.address, server.password)
-    handle.closers.insert(0, server.stop)
-    return handle
+    """Ours on the embedded Lite server ``ScintireteVectorStore(embeddings)`` starts in this process."""
+    os.environ.pop("SCINTIRETE_ADDRESS", None)  # this worker measures the embedded server only
+    return _ours(embeddings, None, None)
 
 
 def scintirete_lite_process(embeddings: Embeddings) -> Handle:

@@ -52,7 +52,8 @@ class AsyncScintireteClient(_BaseClient):
         self, call: Call, deadline: float | None, failed: ScintireteError | None = None
     ) -> Any:
         """Make ``call`` until it succeeds or the retry policy gives up, all before one ``deadline``."""
-        method = getattr(await self._channels.stub(), call.rpc)
+        stub = self._in_process.async_stub() if self._in_process is not None else await self._channels.stub()
+        method = getattr(stub, call.rpc)
         delays = self.retry.delays()
         while True:
             if failed is not None:

@@ -127,6 +127,9 @@ class _ClientConfig:
         # Held privately: never in repr, logs or errors.
         self.__auth = pb.AuthInfo(password=password) if password else None
         self._dimensions: dict[tuple[str, str], int] = {}
+        # Set for a client of an embedded Lite server in this process (documents.connect): the
+        # servicer is called directly instead of over loopback gRPC. Never part of _settings().
+        self._in_process: Any = None
 
     @classmethod
     def from_env(cls: type[_C], **overrides: Any) -> _C:

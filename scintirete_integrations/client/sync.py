@@ -40,6 +40,8 @@ class ScintireteClient(_BaseClient):
         self._stub: pb_grpc.ScintireteServiceStub | None = None
 
     def _get_stub(self) -> pb_grpc.ScintireteServiceStub:
+        if self._in_process is not None:
+            return self._in_process.stub()
         if self._stub is None:
             options = self._channel_options()
             compression = self._grpc_compression()

@@ -106,14 +106,17 @@ def resolve_clients(
         address, password = server.address, server.password
     settings = {"address": address, "password": password, **client_options}
     sync_client = ScintireteClient(**settings)
+    async_client = AsyncScintireteClient(**settings)
     if embedded:
+        # Same servicer, same checks, no loopback gRPC: 1-2 ms less on every call.
+        sync_client._in_process = async_client._in_process = server.in_process()
         with _embedded_lock:
             _embedded_clients.add(sync_client)
             if data_dir is not None:
                 _embedded_users.setdefault(os.path.realpath(os.fspath(data_dir)), weakref.WeakSet()).add(
                     sync_client
                 )
-    return sync_client, AsyncScintireteClient(**settings)
+    return sync_client, async_client
 
 
 def close_client(client: ScintireteClient) -> None:

@@ -37,6 +37,7 @@ import threadpoolctl
 
 from .embedding import EmbeddingProvider, as_provider
 from .engine import Engine
+from .in_process import InProcessCalls
 from .index import DEFAULT_INDEX, IndexKind
 from .server_log import Persistence, server_persistence
 from .servicer import ScintireteServiceServicer
@@ -243,6 +244,7 @@ class LiteServer:
         self._engine: Engine | None = None
         self._server: grpc.Server | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._in_process: InProcessCalls | None = None
         self._bound_port = 0
         self.blas_threads = blas_threads
         self._blas_limit: threadpoolctl.threadpool_limits | None = None
@@ -271,6 +273,18 @@ class LiteServer:
         if self._engine is None:
             raise RuntimeError("LiteServer is not running")
         return self._engine
+
+    def in_process(self) -> InProcessCalls:
+        """Calls into this server from this process without gRPC (what embedded stores use).
+
+        The same servicer answers, with the same checks and errors; only the transport differs.
+        A client of an embedded store holds it in place of a channel::
+
+            response = server.in_process().stub().ListDatabases(request)
+        """
+        if self._in_process is None:
+            raise RuntimeError("LiteServer is not running; call start() or use it in a with block")
+        return self._in_process
 
     @property
     def tls(self) -> bool:
@@ -318,6 +332,7 @@ class LiteServer:
             engine.close()
             raise
         self._engine, self._server, self._executor, self._bound_port = engine, server, executor, port
+        self._in_process = InProcessCalls(servicer, self.max_receive_message_bytes)
         if self.blas_threads is not None:
             # Concurrency comes from requests: a multi-threaded BLAS under each one spins its
             # threads against the others (measured: 3x fewer searches per second on 2 cores).
@@ -374,6 +389,9 @@ class LiteServer:
         if server is None or engine is None:
             return None
         self._server = None
+        if self._in_process is not None:
+            self._in_process.close()  # refuses new in-process calls, waits for running ones
+            self._in_process = None
         server.stop(grace).wait()
         if self._blas_limit is not None:
             self._blas_limit.restore_original_limits()
