@@ -47,7 +47,7 @@ from .pages import (
     store_plan,
     write_page_plan,
 )
-from .records import Entry, check_metadata, encode_page, entry_json, page_limit, split_pages
+from .records import Entry, check_metadata, decode_page, encode_page, entry_json, page_limit, split_pages
 from .view import RESERVED_INFIX
 
 if TYPE_CHECKING:
@@ -199,11 +199,21 @@ def _fresh_book_plan(
 
 
 def _carry_plan(
-    core: CollectionCore, client: _BaseClient, lease: _Lease, upto: int, old: int, new: int, timeout: Timeout
+    core: CollectionCore,
+    client: _BaseClient,
+    lease: _Lease,
+    upto: int,
+    old: int,
+    new: int,
+    written: set[int],
+    timeout: Timeout,
 ) -> Plan[None]:
-    """Copy pages after ``upto`` from the sealed book ``old`` into ``new``, where not there yet."""
+    """Copy pages after ``upto`` from the sealed book ``old`` into ``new``, where not there yet.
+
+    ``written``: pages this checkpoint stored in ``new`` itself (and checked findable).
+    """
     info = yield from client._get_collection_info_plan(core.db, core.names.journal, timeout)
-    seqs = list(range(upto + 1, info.total_inserted + 1))
+    seqs = [seq for seq in range(upto + 1, info.total_inserted + 1) if seq not in written]
     for start in range(0, len(seqs), _COPY_BATCH):
         yield from lease.renew_plan(client, timeout)
         batch = seqs[start : start + _COPY_BATCH]
@@ -298,18 +308,24 @@ def _checkpoint_plan(
         vectors = np.stack([e.vector for e in entries[offset : offset + len(rows)]])
         offset += len(rows)
         stored = encode_page(rows, vectors, (), as_of=upto)
-        parts.append((yield from write_page_plan(client, core.names, stored, new_book, timeout))[0])
+        seq, book = yield from write_page_plan(client, core.names, stored, new_book, timeout)
+        parts.append(seq)
+        with core.lock:  # as any reader would apply it; spares reading every part back below
+            core.view.know_book(book)
+            core.view.apply(seq, decode_page(stored))
     # Seal the old book, then carry what it got since ``upto``: a writer that stored a page
     # there before the seal is carried here; one that stores after it sees the seal and
     # stores the page in the new book itself (pages.py).
     yield from seal_plan(client, core.names, old_book, timeout)
-    yield from _carry_plan(core, client, lease, upto, old_book, new_book, timeout)
+    yield from _carry_plan(core, client, lease, upto, old_book, new_book, set(parts), timeout)
     marker = (parts[0], parts[-1], upto) if parts else (upto, upto, upto)
     yield from lease.confirm_plan(client, timeout)  # a marker and the drops below need the lock
     page = encode_page((), None, (), checkpoint=marker, switch_to=gen, book=new_book)
     seq, _ = yield from write_page_plan(client, core.names, page, new_book, timeout)
+    with core.lock:
+        core.view.apply(seq, decode_page(page))
     yield from index_checkpoint_plan(client, core.names, marker, seq, timeout)
-    yield from core.view_plan(client, timeout)  # applies the parts and the marker, in journal order
+    yield from core.view_plan(client, timeout)  # applies other writers' pages
     logger.info("checkpointed %r at page %d (%d records, as of page %d)", core.name, seq, len(entries), upto)
     for generation in (yield from books_plan(client, core.names, timeout)):
         if generation < new_book:  # nobody needs it: new stores start at the marker, old ones read anew

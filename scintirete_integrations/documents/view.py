@@ -92,9 +92,16 @@ class View:
         version = page.as_of or seq  # a checkpoint part restates records as they were at as_of
         adopted = [e for e in page.upserts if self.versions.get(e.id, 0) <= version]  # else a newer write won
         for entry in adopted:
+            digest = vector_digest(entry.vector)
+            # A checkpoint part restating a record this view holds, in the same place, adds no
+            # vector to the data collection: counting it would make the next write rebuild.
+            restated = bool(page.as_of) and (self.homes.get(entry.id), self.digests.get(entry.id)) == (
+                entry.home,
+                digest,
+            )
             self._forget(entry.id)
             self.versions[entry.id] = version
-            self._adopt(entry)
+            self._adopt(entry, digest, counted=not restated)
         if adopted:
             self.vectors.put([e.id for e in adopted], np.stack([e.vector for e in adopted]))
             if self.keywords is not None:
@@ -138,17 +145,17 @@ class View:
         """The visible records whose vector has this digest (a search hit's elements)."""
         return self.by_digest.get(digest, set())
 
-    def _adopt(self, entry: Entry) -> None:
+    def _adopt(self, entry: Entry, digest: bytes, counted: bool) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
         self.fingerprints[sid] = entry.fingerprint
-        digest = vector_digest(entry.vector)
         self.digests[sid] = digest
         self.by_digest.setdefault(digest, set()).add(sid)
         self.homes[sid] = entry.home
         if entry.home != self.gen:
             self.strays.add(sid)
-        self.data_vectors[entry.home] = self.data_vectors.get(entry.home, 0) + 1
+        if counted:
+            self.data_vectors[entry.home] = self.data_vectors.get(entry.home, 0) + 1
         self.dimension = self.dimension or int(entry.vector.shape[0])
 
     def _forget(self, sid: str) -> None:

@@ -109,6 +109,25 @@ def test_rewriting_a_collection_many_times_keeps_its_storage_flat(client: Scinti
         docs.drop()
 
 
+def test_a_checkpoint_that_keeps_the_data_collection_counts_no_new_vectors_in_it(
+    client: ScintireteClient,
+) -> None:
+    """Its parts restate records where they are: counted as new vectors, the next write would rebuild."""
+    name = f"keep-{uuid.uuid4().hex[:6]}"
+    docs = DocumentCollection(name, client, db=DB, metric="l2", auto_compact=False)
+    try:
+        docs.upsert(batch(300, 0))
+        docs.delete([f"r{i}" for i in range(0, 300, 3)])
+        stale_before = maintenance.stale_vectors(docs._core)
+        assert client._run(maintenance.compact_plan(docs._core, client, 60, rebuild=False))
+        assert maintenance.stale_vectors(docs._core) == stale_before == (100, 200)
+        fresh = DocumentCollection(name, client, db=DB, metric="l2")
+        assert {r.id for r in fresh.scan()} == {f"r{i}" for i in range(300) if i % 3}
+        assert fresh._core.view.records == docs._core.view.records
+    finally:
+        docs.drop()
+
+
 def test_a_writer_whose_book_is_sealed_mid_write_stores_its_page_in_the_next(
     client: ScintireteClient,
 ) -> None:
