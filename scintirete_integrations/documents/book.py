@@ -31,7 +31,7 @@ _KEY_SEED = 0x5C13
 _F32 = np.dtype("<f4")
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1 << 16)  # a first read identifies every chunk, often more than once
 def _key(seq: int, chunk: int, copy: int) -> bytes:
     direction = np.random.default_rng([seq, chunk, copy, _KEY_SEED]).standard_normal(KEY_DIMENSION)
     point = direction / np.linalg.norm(direction) * KEY_RADIUS

@@ -106,7 +106,7 @@ class _Collection:
             return
         self.dimension = vectors.shape[1]
         if self.prefix is None and self.size == 0 and uses_prefix(self.metric, self.dimension):
-            self.prefix = np.empty((len(self.ids), PREFIX_COLUMNS), np.float32)
+            self.prefix = np.empty((len(self.ids), PREFIX_COLUMNS), np.float64)  # as the scan measures it
         self._reserve(count)
         start, stop = self.size, self.size + count
         self.vectors[start:stop] = vectors

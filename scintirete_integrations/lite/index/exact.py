@@ -157,8 +157,8 @@ def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
     """
     # A contiguous copy, when the view keeps one, spares reading every (wide) row again.
     lead = view.prefix if view.prefix is not None else view.vectors[:, :_PREFIX]
-    rows = lead.astype(np.float64)
-    prefix = np.einsum("ij,ij->i", rows - query[:_PREFIX], rows - query[:_PREFIX])
+    offsets = lead - query[:_PREFIX].astype(np.float64)  # float64 whatever ``lead`` is
+    prefix = np.einsum("ij,ij->i", offsets, offsets)
     if view.live is not None:
         prefix[~view.live] = np.inf
     first = np.argpartition(prefix, count - 1)[:count]
