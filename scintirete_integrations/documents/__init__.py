@@ -35,7 +35,7 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 """
 
 from .collection import AsyncDocumentCollection, DocumentCollection
-from .connect import ClosesWhatItMade, close_client, resolve_clients, runs_embedded
+from .connect import ClosesWhatItMade, close_client, resolve_clients, runs_embedded, view_cache_dir
 from .journal import IncompleteReadError, OlderFormatError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score, similarity_score
 from .search import maximal_marginal_relevance
@@ -56,4 +56,5 @@ __all__ = [
     "resolve_clients",
     "runs_embedded",
     "similarity_score",
+    "view_cache_dir",
 ]

@@ -17,7 +17,7 @@ from ..errors import ClosedError, InvalidArgumentError
 from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
 from . import hybrid, maintenance, search, writes
-from .connect import resolve_clients
+from .connect import resolve_clients, view_cache_dir
 from .core import CollectionCore
 from .hybrid import Fusion
 from .records import Record, ScoredRecord
@@ -47,6 +47,7 @@ class _Facade:
         compact_min_hidden: int = 1000,
         exact_search_limit: int = 20_000,
         timeout: Timeout = USE_CLIENT_DEFAULT,
+        view_cache: str | os.PathLike[str] | None = None,
         core: CollectionCore | None = None,
     ) -> None:
         self._client = client
@@ -60,6 +61,7 @@ class _Facade:
             auto_compact=auto_compact,
             compact_min_hidden=compact_min_hidden,
             exact_search_limit=exact_search_limit,
+            view_cache=view_cache,
         )
 
     @property
@@ -83,7 +85,10 @@ class _Facade:
         return self._closed_by is not None
 
     def _close_for(self, owner: str) -> None:
-        """Refuse every later call with ClosedError naming ``owner``; the client itself stays open."""
+        """Refuse every later call with ClosedError naming ``owner`` and keep the view in its cache
+        (if it has one) for the next process; the client itself stays open."""
+        if self._closed_by is None:
+            self._core.save_view_cache()
         self._closed_by = owner
 
     def _check_open(self) -> None:
@@ -127,6 +132,7 @@ class DocumentCollection(_Facade):
     ) -> DocumentCollection:
         """Open ``name`` on a server (or the embedded Lite server when no address is given)."""
         client, _ = resolve_clients(address=address, password=password, data_dir=data_dir)
+        options["view_cache"] = view_cache_dir(data_dir, options.get("view_cache"))
         return cls(name, client, **options)
 
     def async_twin(self, client: AsyncScintireteClient) -> AsyncDocumentCollection:

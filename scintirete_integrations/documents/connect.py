@@ -119,6 +119,23 @@ def resolve_clients(
     return sync_client, async_client
 
 
+def view_cache_dir(
+    data_dir: str | os.PathLike[str] | None, view_cache: str | os.PathLike[str] | None
+) -> str | os.PathLike[str] | None:
+    """Where a store keeps its view cache (``docs/view-cache.md``): ``view_cache`` when given,
+    else ``<data_dir>/view-cache`` for an embedded server with a data directory, else nowhere::
+
+        view_cache_dir("./kb", None)        # './kb/view-cache' (as a real path)
+        view_cache_dir(None, "./cache")     # './cache': a store of a server named by address
+        view_cache_dir(None, None)          # None: in memory, nothing to open again
+    """
+    if view_cache is not None:
+        return view_cache
+    if data_dir is not None:
+        return os.path.join(os.path.realpath(os.fspath(data_dir)), "view-cache")
+    return None
+
+
 def close_client(client: ScintireteClient) -> None:
     """Close a client :func:`resolve_clients` made; the last one closed for a ``data_dir`` stops its server.
 

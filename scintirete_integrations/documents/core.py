@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import json
+import logging
+import os
 import secrets
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +23,12 @@ from .pages import ensure_books_plan
 from .records import Record, check_ids
 from .vectors import VectorTable
 from .view import RESERVED_INFIX, Names, View
+from .view_cache import SAVE_AFTER_READ, ViewCache
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
+
+logger = logging.getLogger(__name__)
 
 _SAMPLE = 1024  # records looked at to tell a common filter from a rare one
 
@@ -39,6 +46,7 @@ class CollectionCore:
         auto_compact: bool,
         compact_min_hidden: int,
         exact_search_limit: int = 20_000,
+        view_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"collection name must be a non-empty string, got {name!r}")
@@ -60,6 +68,13 @@ class CollectionCore:
         self._counter = itertools.count(1)
         self.compacting = False
         self.timeless_lock_since: float | None = None  # when a compaction lock without a time was first seen
+        self.view_cache = None if view_cache is None else ViewCache(view_cache, self.names, self.metric)
+        self._cache_untried = self.view_cache is not None
+        self._save_after_read = False
+        self._saved_anchor: tuple[int, bytes] | None = None
+        self.opened_from_cache = False  # the view started from the cache (it matched the server)
+        if self.view_cache is not None:
+            atexit.register(_save_at_exit, weakref.ref(self))
 
     @property
     def name(self) -> str:
@@ -104,6 +119,10 @@ class CollectionCore:
         with self.lock:
             self.view = self.new_view()
             self._metric_checked = False
+        if self.view_cache is not None:
+            self._saved_anchor = None
+            with contextlib.suppress(OSError):
+                self.view_cache.path.unlink(missing_ok=True)
         existed = True
         try:
             yield from client._drop_collection_plan(self.db, self.names.journal, timeout)
@@ -127,6 +146,8 @@ class CollectionCore:
 
     def view_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[View]:
         """The view, brought up to date; NotFoundError when the collection does not exist."""
+        if self._cache_untried:
+            yield from self._restore_plan(client, timeout)
         try:
             view = yield from self.refresher.refresh_plan(client, self.view, timeout)
         except NotFoundError:
@@ -137,7 +158,52 @@ class CollectionCore:
             raise
         if not self._metric_checked:
             yield from self._check_metric_plan(client, view, timeout)
+        if self._save_after_read:
+            self._save_after_read = False
+            if len(view.records) >= SAVE_AFTER_READ:
+                self.save_view_cache()
         return view
+
+    # -- the view cache (docs/view-cache.md)
+
+    def _restore_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
+        """Start from the cached view when it is proven to be this collection's; else read it all."""
+        assert self.view_cache is not None
+        self._cache_untried = False
+        with self.lock:
+            fresh = self.view.applied_upto == 0 and not self.view.applied_above
+        if not fresh:
+            return
+        restored = yield from self.view_cache.restore_plan(client, timeout)
+        with self.lock:
+            if restored is not None and self.view.applied_upto == 0 and not self.view.applied_above:
+                self.view.__dict__.update(restored.__dict__)
+                self._saved_anchor = restored.anchor
+                self.opened_from_cache = True
+            else:
+                self._save_after_read = True  # a long first read: keep its result for the next process
+
+    def save_view_cache(self) -> bool:
+        """Write the view to the cache when it moved since the last save; whether it was written.
+
+        Called when a store closes and at exit; an error only costs the next process a slow open.
+        """
+        if self.view_cache is None:
+            return False
+        with self.lock:
+            anchor = self.view.anchor
+            if anchor is None or anchor == self._saved_anchor:
+                return False
+            parts = self.view_cache.encode(self.view)
+        if parts is None:
+            return False
+        try:
+            self.view_cache.write(parts)
+        except OSError as exc:
+            logger.warning("could not write the view cache %s: %s", self.view_cache.path, exc)
+            return False
+        self._saved_anchor = anchor
+        return True
 
     def _refuse_foreign_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[None]:
         """A collection of this name with vectors but no journal was not written by this layer."""
@@ -242,6 +308,12 @@ class CollectionCore:
         except NotFoundError:
             return 0
         return len(view.records)
+
+
+def _save_at_exit(core: weakref.ref[CollectionCore]) -> None:
+    alive = core()
+    if alive is not None:
+        alive.save_view_cache()
 
 
 def _passes(record: Record, predicate: Callable[[Mapping[str, Any]], bool], group: str | None) -> bool:

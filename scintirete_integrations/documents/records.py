@@ -96,6 +96,7 @@ class Page:
     checkpoint: tuple[int, int, int] | None = None  # a marker: parts first..last hold the state as of upto
     switch_to: str | None = None  # with a marker: the data collection searches go to from now on
     book: int | None = None  # with a marker: the book generation that holds the checkpoint and what follows
+    digest: bytes = field(default=b"", compare=False)  # page_digest of the stored bytes (b"": a void mark)
 
 
 def relevance_score(metric: Metric | str, distance: float) -> float:
@@ -277,7 +278,13 @@ def decode_page(stored: bytes) -> Page:
         None if marker is None else (int(marker[0]), int(marker[1]), int(marker[2])),
         None if switch_to is None else str(switch_to),
         None if raw.get("b") is None else int(raw["b"]),
+        page_digest(stored),
     )
+
+
+def page_digest(stored: bytes) -> bytes:
+    """What names a page's stored bytes (a view cache's anchor): its write tokens make it unique."""
+    return hashlib.blake2b(stored, digest_size=16).digest()
 
 
 def page_limit(max_message_bytes: int) -> int:

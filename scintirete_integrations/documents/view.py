@@ -58,6 +58,7 @@ class View:
     books: list[int] = field(default_factory=list)  # book generations known to exist, newest first
     checkpoint_upto: int = 0  # the newest applied checkpoint restates pages 1..this
     book_entries: int = 0  # entries the newest checkpoint restated (they sit in the current book)
+    anchor: tuple[int, bytes] | None = None  # the newest applied page with bytes, and their digest
     match_cache: dict[str, list[str]] = field(default_factory=dict)  # filter -> matching ids, until a write
     # BM25 over the texts, built by the first keyword query (derived from ``records``, so not compared)
     keywords: KeywordIndex | None = field(default=None, compare=False, repr=False)
@@ -89,6 +90,8 @@ class View:
             self.applied_above.discard(self.applied_upto)
         self.pending.pop(seq, None)
         self.match_cache.clear()
+        if page.digest and (self.anchor is None or seq > self.anchor[0]):
+            self.anchor = (seq, page.digest)
         version = page.as_of or seq  # a checkpoint part restates records as they were at as_of
         adopted = [e for e in page.upserts if self.versions.get(e.id, 0) <= version]  # else a newer write won
         for entry in adopted:

@@ -33,6 +33,7 @@ from .records import (
     encode_page,
     entry_json,
     make_entry,
+    page_digest,
     page_limit,
     split_pages,
 )
@@ -143,7 +144,9 @@ def _write_entries_plan(
         seq, book = yield from write_page_plan(client, core.names, stored, core.book(), timeout)
         with core.lock:
             core.view.know_book(book)
-            core.view.apply(seq, Page(upserts=tuple(entries[offset : offset + len(chunk)])))
+            core.view.apply(
+                seq, Page(upserts=tuple(entries[offset : offset + len(chunk)]), digest=page_digest(stored))
+            )
         offset += len(chunk)
 
 
@@ -166,7 +169,7 @@ def delete_plan(core: CollectionCore, client: _BaseClient, ids: Iterable[str], t
         seq, book = yield from write_page_plan(client, core.names, stored, core.book(), timeout)
         with core.lock:
             core.view.know_book(book)
-            core.view.apply(seq, Page(deletes=tuple(part)))
+            core.view.apply(seq, Page(deletes=tuple(part), digest=page_digest(stored)))
         offset += len(chunk)
     yield from maybe_compact_plan(core, client, timeout)
     return len(targets)

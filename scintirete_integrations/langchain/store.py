@@ -22,6 +22,7 @@ from ..documents import (
     DocumentCollection,
     resolve_clients,
     runs_embedded,
+    view_cache_dir,
 )
 from ..documents.hybrid import Fusion
 from ..errors import InvalidArgumentError, NotFoundError
@@ -172,6 +173,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         retrieval_mode: RetrievalMode | str = RetrievalMode.DENSE,
         fusion: Fusion = "relative",
         alpha: float = 0.5,
+        view_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         self._retrieval = Retrieval.make(retrieval_mode, fusion, alpha)
         if embedding is not None and not isinstance(embedding, Embeddings):
@@ -208,6 +210,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
             auto_compact=auto_compact,
             exact_search_limit=exact_search_limit,
             timeout=timeout,
+            view_cache=view_cache_dir(data_dir, view_cache),
         )
         # One view shared by both facades: a write through either is seen by the other at once.
         self._async_collection = self._collection.async_twin(aio_client)

@@ -18,7 +18,14 @@ from llama_index.core.vector_stores.types import (
 
 from .._progress import Progress, ProgressArg
 from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
-from ..documents import AsyncDocumentCollection, ClosesWhatItMade, DocumentCollection, Record, resolve_clients
+from ..documents import (
+    AsyncDocumentCollection,
+    ClosesWhatItMade,
+    DocumentCollection,
+    Record,
+    resolve_clients,
+    view_cache_dir,
+)
 from ..documents.hybrid import Fusion, check_fusion
 from ..errors import InvalidArgumentError
 from ..models import Metric
@@ -117,6 +124,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
         fusion: Fusion = "relative",
+        view_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         check_fusion(fusion, DEFAULT_ALPHA)
         sync_client, aio_client = resolve_clients(
@@ -137,6 +145,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             auto_compact=auto_compact,
             exact_search_limit=exact_search_limit,
             timeout=timeout,
+            view_cache=view_cache_dir(data_dir, view_cache),
         )
         super().__init__(  # type: ignore[call-arg]  # pydantic fields, unseen by mypy's synthesized __init__
             collection_name=collection_name, db_name=db_name, metric=collection.metric.value, fusion=fusion

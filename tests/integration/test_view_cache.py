@@ -1,0 +1,324 @@
+"""The view cache opens a collection without reading it back, and is never trusted unproven.
+
+A store that is given a cache directory (embedded Lite with ``data_dir``: always) saves its
+view when it closes, at exit, and after a long first read; the next store starts from it when
+a book on the server holds the very bytes of its anchor page, then reads what was written
+since. Every way the file or the collection can differ from what was saved must end in a view
+equal to one read from the server: torn, damaged, another collection's, the collection
+cleared, checkpointed, written to and deleted from by others, the server restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scintirete_integrations import AsyncScintireteClient, ScintireteClient
+from scintirete_integrations.documents import (
+    AsyncDocumentCollection,
+    DocumentCollection,
+    Record,
+    view_cache_dir,
+)
+from scintirete_integrations.documents import core as core_module
+from scintirete_integrations.documents.view import Names, View
+from scintirete_integrations.documents.view_cache import MAGIC, ViewCache
+from scintirete_integrations.lite import LiteServer, ServerPersistence
+from scintirete_integrations.models import Metric
+
+DB = "viewcache"
+
+
+@pytest.fixture
+def client(address: str, password: str) -> Iterator[ScintireteClient]:
+    with ScintireteClient(address, password=password, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def small_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core_module, "SAVE_AFTER_READ", 50)
+
+
+def records(n: int, version: int = 0, start: int = 0) -> list[Record]:
+    rng = np.random.default_rng(version * 1000 + start)
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    return [
+        Record(
+            f"r{start + i}",
+            f"text {start + i} v{version} ✓ naïve",
+            vectors[i],
+            {
+                "i": start + i,
+                "f": 1.0,
+                "third": (start + i) / 3,
+                "ok": i % 2 == 0,
+                "none": None,
+                "l": [1, 2.5],
+            },
+            group=f"g{i % 3}" if i % 4 else None,
+        )
+        for i in range(n)
+    ]
+
+
+def connect(server: LiteServer) -> ScintireteClient:
+    return ScintireteClient(server.address, password=server.password)
+
+
+def open_docs(client: ScintireteClient, name: str, cache: Path | None) -> DocumentCollection:
+    return DocumentCollection(name, client, db=DB, metric="l2", view_cache=cache)
+
+
+def assert_same_view(got: View, want: View) -> None:
+    """Equal records, versions (deleted ids included), homes and counters, and equal vectors."""
+    assert list(got.records) == list(want.records)  # the same order: ties are broken by it
+    for sid, record in want.records.items():
+        mine = got.records[sid]
+        assert (mine.text, mine.metadata, mine.group) == (record.text, record.metadata, record.group)
+        assert repr(mine.metadata) == repr(record.metadata)  # 1.0 stays a float, 1 an int
+        assert np.array_equal(got.vectors.get(sid), want.vectors.get(sid))
+    for name in ("digests", "by_digest", "homes", "fingerprints", "strays"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.data_vectors.get(got.gen) == want.data_vectors.get(want.gen)  # older ones: dropped
+    # Deleted ids keep their version; a view read from a checkpoint has none from before it
+    # (none is needed: no page it can still apply restates an older state).
+    assert _versions(got) == _versions(want)
+    for name in ("gen", "applied_upto", "checkpoint_upto", "dimension"):
+        assert getattr(got, name) == getattr(want, name), name
+
+
+def _versions(view: View) -> dict[str, int]:
+    return {sid: v for sid, v in view.versions.items() if sid in view.records or v > view.checkpoint_upto}
+
+
+def fresh_view(client: ScintireteClient, name: str) -> View:
+    docs = open_docs(client, name, None)
+    docs.count()
+    return docs._core.view
+
+
+def test_a_closed_store_opens_from_its_cache_and_reads_only_what_came_since(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    writer = open_docs(client, name, tmp_path)
+    writer.upsert(records(120))
+    writer.delete(["r3", "r4"])
+    writer._close_for("test")
+    assert (tmp_path / DB / f"{name}.l2.view").exists()
+
+    other = open_docs(client, name, None)  # another writer, after the save
+    other.upsert(records(10, version=1, start=115))  # five replace, five are new
+    other.delete(["r7"])
+
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 120 - 3 + 5
+    assert reader._core.opened_from_cache
+    assert not reader.get(["r3", "r4", "r7"])  # deleted before and after the save: not back
+    assert reader.get(["r116"])[0].text == "text 116 v1 ✓ naïve"
+    assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_a_long_first_read_saves_the_cache_for_the_next_process(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    open_docs(client, name, None).upsert(records(80))
+    first = open_docs(client, name, tmp_path)
+    assert first.count() == 80 and not first._core.opened_from_cache
+    second = open_docs(client, name, tmp_path)
+    assert second.count() == 80 and second._core.opened_from_cache
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated", "flipped byte", "empty", "other version", "other collection", "not a cache"],
+)
+def test_a_torn_or_foreign_cache_file_is_ignored_and_replaced(
+    client: ScintireteClient, tmp_path: Path, damage: str
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(60))
+    docs._close_for("test")
+    path = docs._core.view_cache.path  # type: ignore[union-attr]
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        path.write_bytes(data[:200] + bytes([data[200] ^ 1]) + data[201:])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "other version":
+        path.write_bytes(MAGIC[:-1] + b"\x09" + data[8:])
+    elif damage == "other collection":
+        other = f"vc_{uuid.uuid4().hex[:8]}"
+        foreign = open_docs(client, other, tmp_path)
+        foreign.upsert(records(60, version=2))
+        foreign._close_for("test")
+        path.write_bytes(foreign._core.view_cache.path.read_bytes())  # type: ignore[union-attr]
+    else:
+        path.write_text("hello")
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 60
+    assert not reader._core.opened_from_cache
+    assert_same_view(reader._core.view, fresh_view(client, name))
+    assert reader.get(["r1"])[0].metadata == records(60)[1].metadata
+    again = open_docs(client, name, tmp_path)  # the first read replaced the file with a good one
+    assert again.count() == 60 and again._core.opened_from_cache
+
+
+def test_a_cache_of_a_collection_cleared_and_written_again_is_not_used(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(70))
+    saved = docs._core.view_cache.path.parent / "saved"  # type: ignore[union-attr]
+    docs._close_for("test")
+    saved.write_bytes(docs._core.view_cache.path.read_bytes())  # type: ignore[union-attr]
+    other = open_docs(client, name, None)
+    other.clear()
+    other.upsert(records(70, version=5))  # same ids, same number of pages, other contents
+    docs._core.view_cache.path.write_bytes(saved.read_bytes())  # type: ignore[union-attr]
+    reader = open_docs(client, name, tmp_path)
+    assert reader.get(["r2"])[0].text == "text 2 v5 ✓ naïve"
+    assert not reader._core.opened_from_cache
+    assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_a_cache_older_than_a_checkpoint_ends_in_the_same_view(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(60))
+    docs._close_for("test")
+    other = open_docs(client, name, None)
+    other.upsert(records(60, version=1))  # every record replaced
+    other.delete(["r0", "r1"])
+    assert other.compact()  # a checkpoint: the book holding the anchor page is dropped
+    other.upsert(records(5, version=2, start=100))
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 63
+    assert not reader.get(["r0", "r1"])
+    assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_a_cache_saved_after_a_checkpoint_opens_from_it(client: ScintireteClient, tmp_path: Path) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(60))
+    docs.upsert(records(60, version=1))
+    docs.delete(["r9"])
+    assert docs.compact()
+    docs.upsert(records(3, version=3, start=200))
+    docs._close_for("test")
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 62 and reader._core.opened_from_cache
+    assert not reader.get(["r9"])
+    assert_same_view(reader._core.view, fresh_view(client, name))
+    reader.upsert(records(60, version=4))  # and the restored view writes and checkpoints on
+    assert reader.compact()
+    assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_a_view_with_gaps_or_no_page_is_not_saved(tmp_path: Path) -> None:
+    cache = ViewCache(tmp_path, Names(DB, "x"), Metric.L2)
+    assert cache.encode(View(gen="x")) is None  # nothing applied: nothing to prove it by
+    gapped = View(gen="x", anchor=(3, b"\0" * 16), applied_upto=1, applied_above={3})
+    assert cache.encode(gapped) is None
+    assert cache.load() is None  # no file
+
+
+def test_async_stores_and_several_event_loops_open_from_the_cache(
+    address: str, password: str, client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(60))
+    docs._close_for("test")
+    for _ in range(2):
+
+        async def main() -> tuple[int, bool]:
+            aio = AsyncScintireteClient(address, password=password)
+            reader = AsyncDocumentCollection(name, aio, db=DB, metric="l2", view_cache=tmp_path)
+            count = await reader.count()
+            await aio.close()
+            return count, reader._core.opened_from_cache
+
+        assert asyncio.run(main()) == (60, True)
+
+
+def test_the_cache_proves_itself_after_a_server_restart_that_lost_metadata(tmp_path: Path) -> None:
+    """A server persisting like the real one keeps page elements across a restart: the anchor still matches."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    persistence = ServerPersistence(log_flush_interval=None)
+    name = "notes"
+    with LiteServer(data_dir=data, persistence=persistence) as server, connect(server) as c:
+        docs = open_docs(c, name, cache)
+        docs.upsert(records(60))
+        docs.delete(["r5"])
+        docs._close_for("test")
+    with LiteServer(data_dir=data, persistence=persistence) as server, connect(server) as c:
+        reader = open_docs(c, name, cache)
+        assert reader.count() == 59 and reader._core.opened_from_cache
+        assert_same_view(reader._core.view, fresh_view(c, name))
+
+
+def test_an_embedded_store_saves_at_exit_and_the_next_process_opens_from_it(tmp_path: Path) -> None:
+    """The way users run it: a script that writes and exits without close(), then another."""
+    data = tmp_path / "kb"
+    write = textwrap.dedent(
+        f"""
+        import numpy as np
+        from scintirete_integrations.documents import DocumentCollection, Record
+        docs = DocumentCollection.connect("notes", data_dir={str(data)!r})
+        rng = np.random.default_rng(0)
+        docs.upsert([Record(f"r{{i}}", f"text {{i}}", rng.random(8), {{"i": i}}) for i in range(40)])
+        docs.delete(["r1"])
+        """
+    )
+    read = textwrap.dedent(
+        f"""
+        from scintirete_integrations.documents import DocumentCollection
+        docs = DocumentCollection.connect("notes", data_dir={str(data)!r})
+        print(docs.count(), docs._core.opened_from_cache, docs.get(["r2"])[0].metadata)
+        """
+    )
+    env = {**os.environ, "SCINTIRETE_ADDRESS": ""}
+    subprocess.run([sys.executable, "-c", write], check=True, env=env, timeout=120)
+    assert Path(str(view_cache_dir(data, None))).is_dir()
+    out = subprocess.run(
+        [sys.executable, "-c", read], check=True, env=env, timeout=120, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["39", "True", "{'i':", "2}"]
+
+
+def test_view_cache_dir_prefers_the_argument_then_the_data_directory(tmp_path: Path) -> None:
+    assert view_cache_dir(None, None) is None
+    assert view_cache_dir(tmp_path, tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    assert Path(str(view_cache_dir(tmp_path, None))) == tmp_path.resolve() / "view-cache"
+
+
+def test_a_leftover_temporary_file_of_a_save_cut_short_changes_nothing(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(55))
+    docs._close_for("test")
+    path = docs._core.view_cache.path  # type: ignore[union-attr]
+    (path.parent / (path.name + ".abc.tmp")).write_bytes(path.read_bytes()[:100])
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 55 and reader._core.opened_from_cache
