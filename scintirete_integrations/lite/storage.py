@@ -6,7 +6,8 @@ A data directory holds::
     snapshot.jsonl        the last complete snapshot; replaced atomically (tmp + fsync + rename)
     log.000007.jsonl      every acknowledged write since that snapshot, in order
 
-Both files hold the records of ``log_records.py``, one JSON line each. With server
+Both files hold the records of ``log_records.py``, one JSON line each; a snapshot (version 2)
+writes an insert's vectors after its line as raw bytes. With server
 persistence (``server_log.py``) the logs are ``log.000007.aof`` instead, written the way the
 real server writes its log: metadata dropped, the last bytes in a 4,096-byte buffer.
 
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ..errors import InternalError, ScintireteError
-from .log_records import Record, decode_line, encode_record, frame, int_field, record_from, unframe
+from .log_records import Record, decode_line, encode_record, frame, int_field, record_after, unframe
 from .server_log import BufioWriter, ServerPersistence, command_chunks, read_commands
 
 __all__ = [
@@ -58,7 +59,8 @@ SNAPSHOT_NAME = "snapshot.jsonl"
 LOCK_NAME = "LOCK"
 _SNAPSHOT_TMP = SNAPSHOT_NAME + ".tmp"
 _LOG_PATTERN = re.compile(r"^log\.(\d{6,})\.(jsonl|aof)$")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: an insert's vectors follow its line as raw bytes (log_records.encode_record)
+_READABLE_VERSIONS = (1, 2)
 
 
 class StorageError(InternalError):
@@ -251,25 +253,34 @@ class Storage:
         generation = 0
         count = 0
         ended = False
-        with open(path, "rb") as lines:
-            for number, line in enumerate(lines, start=1):
+        with open(path, "rb", buffering=1 << 20) as file:
+            number = 0
+            while True:
+                number += 1
                 try:
-                    data = unframe(line)
-                    if ended:
-                        raise ValueError("data after the end marker")
                     if number == 1:
-                        if data["op"] != "snapshot" or data.get("version") != _FORMAT_VERSION:
+                        data = unframe(file.readline())
+                        if data["op"] != "snapshot" or data.get("version") not in _READABLE_VERSIONS:
                             raise ValueError(f"not a version {_FORMAT_VERSION} snapshot header")
                         generation = int_field(data, "generation")
-                    elif data["op"] == "end":
+                        continue
+                    line = file.readline()
+                    if not line:
+                        break
+                    if ended:
+                        raise ValueError("data after the end marker")
+                    data = unframe(line)
+                    if data["op"] == "end":
                         if int_field(data, "records") != count:
                             raise ValueError(f"end marker counts {data['records']} records, found {count}")
                         ended = True
                     else:
-                        apply(record_from(data))
+                        apply(record_after(data, file))
                         count += 1
                 except (ValueError, ScintireteError) as exc:
-                    raise CorruptLogError(f"{path} line {number}: {_reason(exc)}; refusing to start") from exc
+                    raise CorruptLogError(
+                        f"{path} record {number}: {_reason(exc)}; refusing to start"
+                    ) from exc
         if not ended:
             raise CorruptLogError(f"{path}: snapshot is incomplete (no end marker); refusing to start")
         return generation
@@ -441,7 +452,7 @@ class Storage:
                 out.write(frame({"op": "snapshot", "version": _FORMAT_VERSION, "generation": generation}))
                 count = 0
                 for record in records:
-                    out.write(encode_record(record))
+                    out.write(encode_record(record, raw_vectors=True))
                     count += 1
                 out.write(frame({"op": "end", "records": count}))
                 out.flush()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import errno
+import json
 import logging
 import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from scintirete_integrations.lite.log_records import (
     VectorsInserted,
     decode_line,
     encode_record,
+    frame,
 )
 from scintirete_integrations.lite.storage import CorruptLogError, Storage, StorageError
 from scintirete_integrations.models import HnswConfig, Metric
@@ -243,14 +246,34 @@ def test_a_record_that_does_not_fit_the_state_is_corruption(data_dir: Path) -> N
         Engine.open(str(data_dir))
 
 
+def snapshot_records(data: bytes) -> list[bytes]:
+    """A snapshot cut into its records: each line, with the vector bytes that follow an insert line."""
+    records, at = [], 0
+    while at < len(data):
+        end = data.index(b"\n", at) + 1
+        raw = json.loads(data[at + 9 : end - 1]).get("raw", 0)
+        records.append(data[at : end + raw])
+        at = end + raw
+    return records
+
+
+def _damage_insert(records: list[bytes], how: Callable[[bytes], bytes], cut: bool = False) -> list[bytes]:
+    """The snapshot with its last insert record (line and vector bytes) changed by ``how``, and
+    with ``cut`` the file ending there (a torn write)."""
+    last = max(i for i, record in enumerate(records) if b'"raw":' in record.split(b"\n", 1)[0])
+    return [*records[:last], how(records[last]), *([] if cut else records[last + 1 :])]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda lines: lines[:-1], "incomplete \\(no end marker\\)"),
-        (lambda lines: [*lines[:-2], lines[-1]], "end marker counts"),
-        (lambda lines: [lines[1], *lines[1:]], "not a version 1 snapshot header"),
-        (lambda lines: [*lines, lines[-1]], "data after the end marker"),
-        (lambda lines: [lines[0], lines[1][:-3] + b"x\n", *lines[2:]], "line 2: CRC mismatch"),
+        (lambda records: records[:-1], "incomplete \\(no end marker\\)"),
+        (lambda records: [*records[:-2], records[-1]], "end marker counts"),
+        (lambda records: [records[1], *records[1:]], "not a version 2 snapshot header"),
+        (lambda records: [*records, records[-1]], "data after the end marker"),
+        (lambda records: [records[0], records[1][:-3] + b"x\n", *records[2:]], "record 2: CRC mismatch"),
+        (lambda records: _damage_insert(records, lambda r: r[:-1] + bytes([r[-1] ^ 1])), "vector bytes"),
+        (lambda records: _damage_insert(records, lambda r: r[:-4], cut=True), "incomplete record"),
     ],
 )
 def test_a_damaged_snapshot_refuses_to_start(data_dir: Path, damage: object, message: str) -> None:
@@ -259,10 +282,37 @@ def test_a_damaged_snapshot_refuses_to_start(data_dir: Path, damage: object, mes
     engine.save()
     engine.close()
     snapshot = data_dir / "snapshot.jsonl"
-    lines = snapshot.read_bytes().splitlines(keepends=True)
-    snapshot.write_bytes(b"".join(damage(lines)))  # type: ignore[operator]
+    records = snapshot_records(snapshot.read_bytes())
+    snapshot.write_bytes(b"".join(damage(records)))  # type: ignore[operator]
     with pytest.raises(CorruptLogError, match=message):
         Engine.open(str(data_dir))
+
+
+def test_a_version_1_snapshot_with_base64_vectors_still_opens(data_dir: Path) -> None:
+    engine = Engine.open(str(data_dir))
+    fill(engine)
+    engine.save()
+    before = state(engine)
+    engine.close()
+    snapshot = data_dir / "snapshot.jsonl"
+    records = snapshot_records(snapshot.read_bytes())
+    header = json.loads(records[0][9:-1])
+    rewritten = [frame({**header, "version": 1})]
+    for record in records[1:]:
+        line_end = record.index(b"\n") + 1
+        data = json.loads(record[9 : line_end - 1])
+        if "raw" in data:
+            vectors = base64.b64encode(record[line_end:])
+            del data["raw"], data["raw_crc"]
+            rewritten.append(frame(data, vectors))
+        else:
+            rewritten.append(record)
+    snapshot.write_bytes(b"".join(rewritten))
+    reopened = Engine.open(str(data_dir))
+    try:
+        assert state(reopened) == before
+    finally:
+        reopened.close()
 
 
 def test_logs_must_continue_the_snapshot(data_dir: Path) -> None:
