@@ -78,6 +78,21 @@ class VectorTable:
         self._sids.extend(sids)
         self.rows.update(zip(sids, range(start, end), strict=True))
 
+    def adopt(self, sids: list[str], vectors: np.ndarray) -> None:
+        """Start an empty table with ``vectors[i]`` for ``sids[i]`` (distinct), in this order; a
+        writable float32 matrix is kept as it is, not copied."""
+        assert not self.size, "adopt() fills an empty table"
+        if not sids:
+            return
+        self.dimension = int(vectors.shape[1])
+        self._matrix = np.require(vectors, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
+        squares = np.einsum("ij,ij->i", self._matrix, self._matrix).astype(np.float32)
+        self._aux = key_aux(self.metric, squares)
+        self._live = np.ones(len(sids), bool)
+        self.max_norm = float(np.sqrt(squares.max()))
+        self._sids = list(sids)
+        self.rows = dict(zip(sids, range(len(sids)), strict=True))
+
     def remove(self, sid: str) -> None:
         row = self.rows.pop(sid, None)
         if row is None:

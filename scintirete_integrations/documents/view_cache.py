@@ -8,6 +8,7 @@ stored bytes), and is used only when a book on the server holds those very bytes
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -34,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 MAGIC = b"SCIVIEW\x01"
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
+_MAX_HEADER = 1 << 20
+# The sections, in file order (docs/view-cache.md).
+_SECTIONS = (
+    "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
+    "texts", "text_ends", "versions", "digests", "vectors",
+)  # fmt: skip
 _STATE_FIELDS = (
     "gen", "dimension", "switch_seq", "switches", "checkpoint_seq", "since_checkpoint",
     "applied_upto", "voided", "books", "checkpoint_upto", "book_entries", "data_vectors",
@@ -94,17 +101,15 @@ class ViewCache:
     def load(self) -> View | None:
         """The cached view, checked whole; None (and a log line) when absent or not usable."""
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as file:
+                return decode_view(file, self.names, self.metric)
         except FileNotFoundError:
             return None
         except OSError as exc:
             logger.warning("view cache %s cannot be read (%s); reading from the server", self.path, exc)
-            return None
-        try:
-            return decode_view(data, self.names, self.metric)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             logger.warning("view cache %s is not usable (%s); reading from the server", self.path, exc)
-            return None
+        return None
 
     def restore_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[View | None]:
         """The cached view when a book on the server holds its anchor page's very bytes, else None."""
@@ -150,36 +155,35 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
     """The file's bytes, in parts (see ``docs/view-cache.md``)."""
     assert view.anchor is not None
     sids = list(view.records)
+    records = list(view.records.values())
     homes = sorted(set(view.homes.values()))
     home_index = {home: i for i, home in enumerate(homes)}
-    rows = [
-        [sid, record.metadata, record.group, view.fingerprints[sid], home_index[view.homes[sid]]]
-        for sid, record in view.records.items()
-    ]
-    texts = [view.records[sid].text.encode() for sid in sids]
-    width = view.vectors.dimension
-    vectors = (
-        view.vectors.vectors[[view.vectors.rows[sid] for sid in sids]]
-        if sids
-        else np.zeros((0, width), np.float32)
-    )
-    deleted = [[sid, version] for sid, version in view.versions.items() if sid not in view.records]
+    texts = "".join(record.text for record in records)
+    table = view.vectors
     sections = {
-        "rows": json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(),
-        "homes": json.dumps(homes, ensure_ascii=False).encode(),
-        "deleted": json.dumps(deleted, ensure_ascii=False, separators=(",", ":")).encode(),
-        "texts": b"".join(texts),
-        "text_ends": np.cumsum([len(t) for t in texts], dtype="<i8").tobytes(),
+        "ids": _json([sids, homes]),
+        "metadata": _json([record.metadata for record in records]),
+        "groups": _json([record.group for record in records]),
+        "fingerprints": "".join(view.fingerprints[sid] for sid in sids).encode("ascii"),
+        "homes": np.array([home_index[view.homes[sid]] for sid in sids], dtype="<i4").tobytes(),
+        "deleted": _json(
+            [[sid, version] for sid, version in view.versions.items() if sid not in view.records]
+        ),
+        "texts": texts.encode(),
+        "text_ends": np.cumsum([len(record.text) for record in records], dtype="<i8").tobytes(),
         "versions": np.array([view.versions[sid] for sid in sids], dtype="<i8").tobytes(),
         "digests": b"".join(view.digests[sid] for sid in sids),
-        "vectors": np.ascontiguousarray(vectors, dtype="<f4").tobytes(),
+        "vectors": np.ascontiguousarray(
+            table.vectors[[table.rows[sid] for sid in sids]] if sids else np.zeros((0, table.dimension)),
+            dtype="<f4",
+        ).tobytes(),
     }
     offsets: dict[str, list[int]] = {}
     at = 0
     for name, blob in sections.items():
         offsets[name] = [at, len(blob)]
         at += len(blob)
-    header = json.dumps(
+    header = _json(
         {
             "db": names.db,
             "name": names.name,
@@ -187,11 +191,10 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
             "anchor": [view.anchor[0], view.anchor[1].hex()],
             "state": {key: getattr(view, key) for key in _STATE_FIELDS},
             "count": len(sids),
-            "width": width,
+            "width": table.dimension,
             "sections": offsets,
-        },
-        ensure_ascii=False,
-    ).encode()
+        }
+    )
     parts = [MAGIC, len(header).to_bytes(8, "little"), header, *sections.values()]
     crc = 0
     for part in parts:
@@ -199,39 +202,56 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
     return [*parts, crc.to_bytes(4, "little")]
 
 
-def decode_view(data: bytes, names: Names, metric: Metric) -> View:
-    """The view a file holds; ValueError naming what is wrong when it is not a whole cache of this collection."""
-    if len(data) < 20 or data[:8] != MAGIC:
+def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
+    """The view a file holds; ValueError naming what is wrong when it is not a whole cache of
+    this collection. Each section is read into its own buffer (the vectors straight into the
+    array the view keeps), the CRC-32 accumulated on the way."""
+    start = file.read(16)
+    if len(start) < 16 or start[:8] != MAGIC:
         raise ValueError("not a view cache of this version")
-    if zlib.crc32(memoryview(data)[:-4]) != int.from_bytes(data[-4:], "little"):
-        raise ValueError("checksum mismatch (torn or damaged)")
-    size = int.from_bytes(data[8:16], "little")
-    header: dict[str, Any] = json.loads(data[16 : 16 + size])
+    size = int.from_bytes(start[8:16], "little")
+    if size > _MAX_HEADER:
+        raise ValueError("header too long")
+    raw_header = _read_exactly(file, size)
+    crc = zlib.crc32(raw_header, zlib.crc32(start))
+    header: dict[str, Any] = json.loads(raw_header)
     if (header["db"], header["name"], header["metric"]) != (names.db, names.name, metric.value):
         raise ValueError(f"it belongs to {header['db']}/{header['name']} ({header['metric']})")
-    base, end = 16 + size, len(data) - 4
     count, width = int(header["count"]), int(header["width"])
-
-    def section(name: str, expected: int | None = None) -> memoryview:
-        start, length = (int(v) for v in header["sections"][name])
-        if (
-            start < 0
-            or length < 0
-            or base + start + length > end
-            or (expected is not None and length != expected)
-        ):
+    item = {"homes": 4, "text_ends": 8, "versions": 8, "digests": 16, "vectors": 4 * width}
+    sections: dict[str, Any] = {}
+    at = 0
+    for name in _SECTIONS:
+        offset, length = (int(v) for v in header["sections"][name])
+        if offset != at or length < 0 or (name in item and length != item[name] * count):
             raise ValueError(f"section {name!r} does not fit")
-        return memoryview(data)[base + start : base + start + length]
-
-    rows = json.loads(bytes(section("rows")))
-    homes = json.loads(bytes(section("homes")))
-    texts = section("texts")
-    ends = np.frombuffer(section("text_ends", 8 * count), dtype="<i8").tolist()
-    versions = np.frombuffer(section("versions", 8 * count), dtype="<i8").tolist()
-    digests = bytes(section("digests", 16 * count))
-    vectors = np.frombuffer(section("vectors", 4 * count * width), dtype="<f4").reshape(count, width)
-    if len(rows) != count:
-        raise ValueError(f"{len(rows)} rows for {count} records")
+        if name == "vectors":
+            vectors = np.empty((count, width), np.float32)
+            buffer = vectors.data.cast("B")
+            if file.readinto(buffer) != length:
+                raise ValueError("the file ends inside the vectors")
+            sections[name] = vectors
+            crc = zlib.crc32(buffer, crc)
+        else:
+            sections[name] = _read_exactly(file, length)
+            crc = zlib.crc32(sections[name], crc)
+        at += length
+    if file.read(4) != crc.to_bytes(4, "little") or file.read(1):
+        raise ValueError("checksum mismatch (torn or damaged)")
+    sids, homes = json.loads(sections["ids"])
+    metadata = json.loads(sections["metadata"])
+    groups = json.loads(sections["groups"])
+    fingerprints = sections["fingerprints"].decode("ascii")
+    home_of = np.frombuffer(sections["homes"], dtype="<i4").tolist()
+    texts = sections["texts"].decode()
+    ends = np.frombuffer(sections["text_ends"], dtype="<i8").tolist()
+    versions = np.frombuffer(sections["versions"], dtype="<i8").tolist()
+    digests = sections["digests"]
+    vectors = sections["vectors"]
+    if not len(sids) == len(metadata) == len(groups) == count or len(fingerprints) % max(count, 1):
+        raise ValueError(f"columns of unequal length for {count} records")
+    if len(set(sids)) != count:
+        raise ValueError("an id appears twice")
     view = View(gen=str(header["state"]["gen"]), vectors=VectorTable(metric))
     for key in _STATE_FIELDS:
         setattr(view, key, header["state"][key])
@@ -239,22 +259,31 @@ def decode_view(data: bytes, names: Names, metric: Metric) -> View:
     view.data_vectors = {str(k): int(v) for k, v in view.data_vectors.items()}
     seq, digest = header["anchor"]
     view.anchor = (int(seq), bytes.fromhex(digest))
-    start = 0
-    for i, (sid, metadata, group, fingerprint, home) in enumerate(rows):
-        text = bytes(texts[start : ends[i]]).decode()
-        start = ends[i]
-        view.records[sid] = Record(sid, text, None, metadata, group)
-        view.fingerprints[sid] = fingerprint
-        view.homes[sid] = homes[home]
-        view.versions[sid] = versions[i]
-        digest_i = digests[16 * i : 16 * i + 16]
-        view.digests[sid] = digest_i
-        view.by_digest.setdefault(digest_i, set()).add(sid)
-    if len(view.records) != count:
-        raise ValueError("an id appears twice")
-    for sid, version in json.loads(bytes(section("deleted"))):
+    starts = [0, *ends[:-1]]
+    view.records = {
+        sid: Record(sid, texts[a:b], None, meta, group)
+        for sid, a, b, meta, group in zip(sids, starts, ends, metadata, groups, strict=True)
+    }
+    step = len(fingerprints) // count if count else 0
+    view.fingerprints = {sid: fingerprints[i * step : (i + 1) * step] for i, sid in enumerate(sids)}
+    view.homes = {sid: homes[h] for sid, h in zip(sids, home_of, strict=True)}
+    view.versions = dict(zip(sids, versions, strict=True))
+    view.digests = {sid: digests[16 * i : 16 * i + 16] for i, sid in enumerate(sids)}
+    for sid, row_digest in view.digests.items():
+        view.by_digest.setdefault(row_digest, set()).add(sid)
+    for sid, version in json.loads(sections["deleted"]):
         view.versions[str(sid)] = int(version)
     view.strays = {sid for sid, home in view.homes.items() if home != view.gen}
-    if count:
-        view.vectors.put(list(view.records), vectors)
+    view.vectors.adopt(sids, vectors)
     return view
+
+
+def _read_exactly(file: io.BufferedReader, size: int) -> bytes:
+    data = file.read(size)
+    if len(data) != size:
+        raise ValueError("the file ends early (torn)")
+    return data
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
