@@ -18,8 +18,9 @@ The JSON objects (``"op"`` names the record):
   ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild.
 - ``snapshot`` (first line of a snapshot): ``version``, ``generation``; ``end`` (last line): ``records``.
 
-Snapshots of version 2 write an insert's vectors after its line, as raw float32 bytes (the line
-names them with ``raw`` and ``raw_crc`` instead of holding ``vectors``): see :func:`encode_record`.
+Logs and snapshots (version 2) write an insert's vectors after its line, as raw float32 bytes
+(the line names them with ``raw`` and ``raw_crc`` instead of holding ``vectors``): see
+:func:`encode_record`. Lines with base64 ``vectors``, as older releases wrote, are read too.
 
 ``server_log.py`` writes the same records in the real server's way instead.
 """
@@ -278,7 +279,7 @@ def frame(payload: dict[str, Any], vectors: bytes | None = None) -> bytes:
 def encode_record(record: Record, *, raw_vectors: bool = False) -> bytes:
     """One log line for ``record``: CRC32, a space, the JSON object, a newline.
 
-    With ``raw_vectors`` (snapshots of version 2), an insert's vectors follow the line as raw
+    With ``raw_vectors`` (what logs and snapshots now write), an insert's vectors follow the line as raw
     little-endian float32 bytes instead of base64 inside it: the line names their length
     (``raw``) and CRC32 (``raw_crc``). Base64 and its decoding took most of the time a large
     snapshot needed to load.

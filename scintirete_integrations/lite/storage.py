@@ -6,8 +6,9 @@ A data directory holds::
     snapshot.jsonl        the last complete snapshot; replaced atomically (tmp + fsync + rename)
     log.000007.jsonl      every acknowledged write since that snapshot, in order
 
-Both files hold the records of ``log_records.py``, one JSON line each; a snapshot (version 2)
-writes an insert's vectors after its line as raw bytes. With server
+Both files hold the records of ``log_records.py``, one JSON line each, an insert's vectors
+following its line as raw bytes (files with base64 vectors inside the line, as older releases
+wrote them, are read too). With server
 persistence (``server_log.py``) the logs are ``log.000007.aof`` instead, written the way the
 real server writes its log: metadata dropped, the last bytes in a 4,096-byte buffer.
 
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ..errors import InternalError, ScintireteError
-from .log_records import Record, decode_line, encode_record, frame, int_field, record_after, unframe
+from .log_records import Record, encode_record, frame, int_field, record_after, unframe
 from .server_log import BufioWriter, ServerPersistence, command_chunks, read_commands
 
 __all__ = [
@@ -342,7 +343,7 @@ class Storage:
         With server persistence, "written" means what the real server means: handed to the
         log's buffer, which may keep it until a later write or a flush.
         """
-        chunks = (encode_record(record),) if self.server is None else command_chunks(record)
+        chunks = (encode_record(record, raw_vectors=True),) if self.server is None else command_chunks(record)
         with self._lock:
             fd = self._writable_fd()
             path = self._log_path(self._generation)
@@ -508,9 +509,12 @@ class Storage:
 
 
 def _read_lines(file: IO[bytes]) -> Iterator[tuple[Record, int]]:
-    """Each record of a JSON-lines log with its size; ValueError (after reading it) when damaged."""
-    for line in file:
-        yield decode_line(line), len(line)
+    """Each record of a log with its size in bytes (its line, and the vector bytes after an insert
+    line); ValueError (after reading it) when damaged or cut short."""
+    while line := file.readline():
+        start = file.tell() - len(line)
+        record = record_after(unframe(line), file)
+        yield record, file.tell() - start
 
 
 def _reason(exc: BaseException) -> str:

@@ -199,8 +199,23 @@ def test_ids_are_not_reused_after_deleting_everything_and_snapshotting(data_dir:
     again.close()
 
 
+_UNACKNOWLEDGED_INSERT = encode_record(
+    VectorsInserted("db", "c", [99, 100], np.ones((2, 4), np.float32), [b"", b"m"]), raw_vectors=True
+)
+
+
+@pytest.mark.parametrize(
+    "torn",
+    [
+        encode_record(DatabaseCreated("never-acknowledged"))[:20],  # inside a line
+        _UNACKNOWLEDGED_INSERT[:40],  # inside an insert's line
+        _UNACKNOWLEDGED_INSERT[:-5],  # inside its vector bytes
+        _UNACKNOWLEDGED_INSERT[:-1] + b"\x7f",  # whole, but its last byte never reached the disk
+    ],
+    ids=["line", "insert line", "vector bytes", "last vector byte"],
+)
 def test_a_torn_final_record_is_dropped_with_a_warning(
-    data_dir: Path, caplog: pytest.LogCaptureFixture
+    data_dir: Path, caplog: pytest.LogCaptureFixture, torn: bytes
 ) -> None:
     engine = Engine.open(str(data_dir))
     fill(engine)
@@ -208,9 +223,8 @@ def test_a_torn_final_record_is_dropped_with_a_warning(
     engine.close()
     log = log_files(data_dir)[-1]
     good_size = log.stat().st_size
-    torn = encode_record(DatabaseCreated("never-acknowledged"))
     with open(log, "ab") as out:
-        out.write(torn[: len(torn) // 2])
+        out.write(torn)
     with caplog.at_level(logging.WARNING, logger="scintirete_integrations.lite.storage"):
         again = Engine.open(str(data_dir))
     assert "torn final record" in caplog.text and log.name in caplog.text
@@ -228,9 +242,9 @@ def test_a_corrupt_record_in_the_middle_refuses_to_start(data_dir: Path) -> None
     fill(engine)
     engine.close()
     log = log_files(data_dir)[-1]
-    lines = log.read_bytes().splitlines(keepends=True)
-    lines[2] = lines[2].replace(b'"db"', b'"dB"', 1)
-    log.write_bytes(b"".join(lines))
+    records = file_records(log.read_bytes())
+    records[2] = records[2].replace(b'"db"', b'"dB"', 1)
+    log.write_bytes(b"".join(records))
     with pytest.raises(CorruptLogError, match=rf"{log.name} line 3: CRC mismatch") as error:
         Engine.open(str(data_dir))
     assert isinstance(error.value, InternalError)
@@ -246,8 +260,8 @@ def test_a_record_that_does_not_fit_the_state_is_corruption(data_dir: Path) -> N
         Engine.open(str(data_dir))
 
 
-def snapshot_records(data: bytes) -> list[bytes]:
-    """A snapshot cut into its records: each line, with the vector bytes that follow an insert line."""
+def file_records(data: bytes) -> list[bytes]:
+    """A snapshot or log cut into its records: each line, with the vector bytes after an insert line."""
     records, at = [], 0
     while at < len(data):
         end = data.index(b"\n", at) + 1
@@ -282,7 +296,7 @@ def test_a_damaged_snapshot_refuses_to_start(data_dir: Path, damage: object, mes
     engine.save()
     engine.close()
     snapshot = data_dir / "snapshot.jsonl"
-    records = snapshot_records(snapshot.read_bytes())
+    records = file_records(snapshot.read_bytes())
     snapshot.write_bytes(b"".join(damage(records)))  # type: ignore[operator]
     with pytest.raises(CorruptLogError, match=message):
         Engine.open(str(data_dir))
@@ -295,7 +309,7 @@ def test_a_version_1_snapshot_with_base64_vectors_still_opens(data_dir: Path) ->
     before = state(engine)
     engine.close()
     snapshot = data_dir / "snapshot.jsonl"
-    records = snapshot_records(snapshot.read_bytes())
+    records = file_records(snapshot.read_bytes())
     header = json.loads(records[0][9:-1])
     rewritten = [frame({**header, "version": 1})]
     for record in records[1:]:
