@@ -39,7 +39,7 @@ _MAX_HEADER = 1 << 20
 # The sections, in file order (docs/view-cache.md).
 _SECTIONS = (
     "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
-    "texts", "text_ends", "versions", "digests", "vectors",
+    "text_sizes", "texts", "versions", "digests", "vectors",
 )  # fmt: skip
 _STATE_FIELDS = (
     "gen", "dimension", "switch_seq", "switches", "checkpoint_seq", "since_checkpoint",
@@ -158,7 +158,7 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
     records = list(view.records.values())
     homes = sorted(set(view.homes.values()))
     home_index = {home: i for i, home in enumerate(homes)}
-    texts = "".join(record.text for record in records)
+    texts = [record.text.encode() for record in records]
     table = view.vectors
     sections = {
         "ids": _json([sids, homes]),
@@ -169,8 +169,8 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
         "deleted": _json(
             [[sid, version] for sid, version in view.versions.items() if sid not in view.records]
         ),
-        "texts": texts.encode(),
-        "text_ends": np.cumsum([len(record.text) for record in records], dtype="<i8").tobytes(),
+        "text_sizes": np.array([len(text) for text in texts], dtype="<i8").tobytes(),
+        "texts": b"".join(texts),
         "versions": np.array([view.versions[sid] for sid in sids], dtype="<i8").tobytes(),
         "digests": b"".join(view.digests[sid] for sid in sids),
         "vectors": np.ascontiguousarray(
@@ -218,14 +218,24 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     if (header["db"], header["name"], header["metric"]) != (names.db, names.name, metric.value):
         raise ValueError(f"it belongs to {header['db']}/{header['name']} ({header['metric']})")
     count, width = int(header["count"]), int(header["width"])
-    item = {"homes": 4, "text_ends": 8, "versions": 8, "digests": 16, "vectors": 4 * width}
+    item = {"homes": 4, "text_sizes": 8, "versions": 8, "digests": 16, "vectors": 4 * width}
     sections: dict[str, Any] = {}
     at = 0
     for name in _SECTIONS:
         offset, length = (int(v) for v in header["sections"][name])
         if offset != at or length < 0 or (name in item and length != item[name] * count):
             raise ValueError(f"section {name!r} does not fit")
-        if name == "vectors":
+        if name == "texts":  # one record at a time: the whole section would be held twice, as bytes and str
+            sizes = np.frombuffer(sections["text_sizes"], dtype="<i8").tolist()
+            if sum(sizes) != length or min(sizes, default=0) < 0:
+                raise ValueError("text sizes do not add up to the texts")
+            texts = []
+            for text_size in sizes:
+                chunk = _read_exactly(file, text_size)
+                crc = zlib.crc32(chunk, crc)
+                texts.append(chunk.decode())
+            sections[name] = texts
+        elif name == "vectors":
             vectors = np.empty((count, width), np.float32)
             buffer = vectors.data.cast("B")
             if file.readinto(buffer) != length:
@@ -243,8 +253,7 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     groups = json.loads(sections["groups"])
     fingerprints = sections["fingerprints"].decode("ascii")
     home_of = np.frombuffer(sections["homes"], dtype="<i4").tolist()
-    texts = sections["texts"].decode()
-    ends = np.frombuffer(sections["text_ends"], dtype="<i8").tolist()
+    texts = sections["texts"]
     versions = np.frombuffer(sections["versions"], dtype="<i8").tolist()
     digests = sections["digests"]
     vectors = sections["vectors"]
@@ -259,10 +268,9 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     view.data_vectors = {str(k): int(v) for k, v in view.data_vectors.items()}
     seq, digest = header["anchor"]
     view.anchor = (int(seq), bytes.fromhex(digest))
-    starts = [0, *ends[:-1]]
     view.records = {
-        sid: Record(sid, texts[a:b], None, meta, group)
-        for sid, a, b, meta, group in zip(sids, starts, ends, metadata, groups, strict=True)
+        sid: Record(sid, text, None, meta, group)
+        for sid, text, meta, group in zip(sids, texts, metadata, groups, strict=True)
     }
     step = len(fingerprints) // count if count else 0
     view.fingerprints = {sid: fingerprints[i * step : (i + 1) * step] for i, sid in enumerate(sids)}
