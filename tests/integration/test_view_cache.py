@@ -260,19 +260,36 @@ def test_async_stores_and_several_event_loops_open_from_the_cache(
         assert asyncio.run(main()) == (60, True)
 
 
-def test_the_cache_proves_itself_after_a_server_restart_that_lost_metadata(tmp_path: Path) -> None:
-    """A server persisting like the real one keeps page elements across a restart: the anchor still matches."""
+@pytest.mark.parametrize("how", ["kill", "stop"])
+def test_the_cache_after_a_server_restart_that_lost_metadata_and_its_buffered_log(
+    tmp_path: Path, how: str
+) -> None:
+    """A server persisting like the real one: metadata gone, the log's buffered tail lost to a kill.
+
+    Pages (and so the anchor) come back bit for bit; the writes after the save come back too,
+    being acknowledged. The view from the cache equals one read afresh.
+    """
     data, cache = tmp_path / "data", tmp_path / "cache"
     persistence = ServerPersistence(log_flush_interval=None)
     name = "notes"
-    with LiteServer(data_dir=data, persistence=persistence) as server, connect(server) as c:
+    server = LiteServer(data_dir=data, persistence=persistence).start()
+    with connect(server) as c:
         docs = open_docs(c, name, cache)
         docs.upsert(records(60))
         docs.delete(["r5"])
         docs._close_for("test")
+        other = open_docs(c, name, None)
+        other.upsert(records(3, version=1, start=58))
+        other.delete(["r6"])
+    if how == "kill":
+        server.crash()
+    else:
+        server.stop()
     with LiteServer(data_dir=data, persistence=persistence) as server, connect(server) as c:
         reader = open_docs(c, name, cache)
         assert reader.count() == 59 and reader._core.opened_from_cache
+        assert not reader.get(["r5", "r6"])
+        assert reader.get(["r59"])[0].text == "text 59 v1 ✓ naïve"
         assert_same_view(reader._core.view, fresh_view(c, name))
 
 
