@@ -81,7 +81,8 @@ class _Collection:
             hnsw=self.hnsw,
         )
 
-    def _reserve(self, rows: int) -> None:
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` more rows (doubling, so that appends cost O(1) amortised)."""
         capacity = len(self.ids)
         if self.size + rows <= capacity:
             return
@@ -107,7 +108,7 @@ class _Collection:
         self.dimension = vectors.shape[1]
         if self.prefix is None and self.size == 0 and uses_prefix(self.metric, self.dimension):
             self.prefix = np.empty((len(self.ids), PREFIX_COLUMNS), np.float64)  # as the scan measures it
-        self._reserve(count)
+        self.reserve(count)
         start, stop = self.size, self.size + count
         self.vectors[start:stop] = vectors
         if self.prefix is not None:

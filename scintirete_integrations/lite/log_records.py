@@ -15,7 +15,8 @@ The JSON objects (``"op"`` names the record):
   Metadata stays opaque bytes here, as in the engine, so writes never decode it.
 - ``delete``: ``db``, ``collection``, ``ids`` (only the ids that were live)
 - ``collection_state`` (snapshots only): ``db``, ``collection``, ``dimension``, ``next_id``,
-  ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild.
+  ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild; and
+  ``rows`` when the snapshot inserts that many rows next, so a replay allocates them once.
 - ``snapshot`` (first line of a snapshot): ``version``, ``generation``; ``end`` (last line): ``records``.
 
 Logs and snapshots (version 2) write an insert's vectors after its line, as raw float32 bytes
@@ -194,15 +195,19 @@ class CollectionState:
     dimension: int
     next_id: int
     deleted_count: int
+    rows: int = 0  # rows the snapshot inserts next (0: not said): replay reserves them at once
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "db": self.db,
             "collection": self.collection,
             "dimension": self.dimension,
             "next_id": self.next_id,
             "deleted_count": self.deleted_count,
         }
+        if self.rows:
+            data["rows"] = self.rows
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CollectionState:
@@ -212,6 +217,7 @@ class CollectionState:
             int_field(data, "dimension"),
             int_field(data, "next_id"),
             int_field(data, "deleted_count"),
+            int_field(data, "rows") if "rows" in data else 0,
         )
 
 

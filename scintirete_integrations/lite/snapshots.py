@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -153,8 +153,8 @@ def _snapshot_records(
     for created, state, view, graph in states:
         yield created
         if not graph:
-            yield state
             rows = _first_live_rows(view, view.size)
+            yield replace(state, rows=len(rows))
         else:
             # A graph is a function of every vector ever inserted, in order: keep the deleted
             # rows (without metadata) and delete them again, so a replay rebuilds the same graph.

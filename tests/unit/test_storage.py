@@ -329,6 +329,25 @@ def test_a_version_1_snapshot_with_base64_vectors_still_opens(data_dir: Path) ->
         reopened.close()
 
 
+def test_a_snapshot_says_how_many_rows_follow_so_that_a_replay_allocates_them_once(data_dir: Path) -> None:
+    engine = Engine.open(str(data_dir))
+    engine.create_database("db")
+    engine.create_collection("db", "c", Metric.L2)
+    for batch in range(10):
+        engine.insert("db", "c", np.full((70, 3), batch, np.float32))
+    engine.delete("db", "c", [1, 2])
+    engine.save()
+    engine.close()
+    assert b'"rows":698' in (data_dir / "snapshot.jsonl").read_bytes()
+    again = Engine.open(str(data_dir))
+    try:
+        collection = again._collection("db", "c")
+        assert (collection.size, len(collection.ids), len(collection.vectors)) == (698, 698, 698)
+        assert again.collection_info("db", "c").vector_count == 698
+    finally:
+        again.close()
+
+
 def test_logs_must_continue_the_snapshot(data_dir: Path) -> None:
     data_dir.mkdir()
     (data_dir / "log.000003.jsonl").write_bytes(b"")
