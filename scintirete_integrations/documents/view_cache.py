@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 MAGIC = b"SCIVIEW\x01"
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
 _MAX_HEADER = 1 << 20
+_TEXT_READ = 1 << 20  # bytes of texts read at a time
 # The sections, in file order (docs/view-cache.md).
 _SECTIONS = (
     "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
@@ -229,11 +230,21 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
             sizes = np.frombuffer(sections["text_sizes"], dtype="<i8").tolist()
             if sum(sizes) != length or min(sizes, default=0) < 0:
                 raise ValueError("text sizes do not add up to the texts")
-            texts = []
-            for text_size in sizes:
-                chunk = _read_exactly(file, text_size)
+            texts: list[str] = []
+            first = 0
+            while first < len(sizes):  # about a megabyte of texts at a time
+                last, total = first, 0
+                while last < len(sizes) and (total < _TEXT_READ or last == first):
+                    total += sizes[last]
+                    last += 1
+                chunk = _read_exactly(file, total)
                 crc = zlib.crc32(chunk, crc)
-                texts.append(chunk.decode())
+                view_of = memoryview(chunk)
+                position = 0
+                for text_size in sizes[first:last]:
+                    texts.append(str(view_of[position : position + text_size], "utf-8"))
+                    position += text_size
+                first = last
             sections[name] = texts
         elif name == "vectors":
             vectors = np.empty((count, width), np.float32)
