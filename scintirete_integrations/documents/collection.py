@@ -18,7 +18,7 @@ from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
 from . import hybrid, maintenance, search, writes
 from .connect import resolve_clients, view_cache_dir
-from .core import CollectionCore
+from .core import EXACT_SEARCH_LIMIT, CollectionCore
 from .hybrid import Fusion
 from .records import Record, ScoredRecord
 
@@ -45,7 +45,7 @@ class _Facade:
         ef_construction: int | None = None,
         auto_compact: bool = True,
         compact_min_hidden: int = 1000,
-        exact_search_limit: int = 20_000,
+        exact_search_limit: int = EXACT_SEARCH_LIMIT,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         view_cache: str | os.PathLike[str] | None = None,
         core: CollectionCore | None = None,

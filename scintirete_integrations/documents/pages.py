@@ -123,9 +123,9 @@ class _Pool:
     from the pool needs no search of its own.
     """
 
-    def __init__(self, seqs: list[int]) -> None:
+    def __init__(self, seqs: list[int], wide: bool = False) -> None:
         self.seqs = set(seqs)
-        self.top_k = HARVEST_TOP_K if len(seqs) >= PROBE_BATCH else 1
+        self.top_k = HARVEST_TOP_K if wide or len(seqs) >= PROBE_BATCH else 1
         self.vectors: dict[tuple[int, int, int], np.ndarray] = {}
         self._seen: set[int] = set()
 
@@ -207,7 +207,7 @@ def _chunks_of(
 
 
 def read_stored_plan(
-    client: _BaseClient, names: Names, generation: int, seqs: list[int], timeout: Timeout
+    client: _BaseClient, names: Names, generation: int, seqs: list[int], timeout: Timeout, wide: bool = False
 ) -> Plan[tuple[dict[int, Stored], set[int]]]:
     """What book ``generation`` holds for pages ``seqs`` (bytes, or None for a void mark), and
     the pages of which it holds chunks that do not make a page (yet: a write in flight; or a
@@ -215,9 +215,11 @@ def read_stored_plan(
 
     Chunk 0 of each page first (its header tells how many chunks the page has; chunk 1 tells
     where chunk 0 is not found), then the other data chunks, then parity only for pages that
-    miss one. Each lookup is one search at the chunk's key. NotFoundError: no such book.
+    miss one. Each lookup is one search at the chunk's key (``wide``: for its 48 nearest, as for
+    many pages, where the server's graph may not lead a top-1 search to it). NotFoundError: no
+    such book.
     """
-    pool = _Pool(seqs)
+    pool = _Pool(seqs, wide)
     heads = yield from _chunks_of(client, names, generation, [(seq, 0) for seq in seqs], pool, timeout)
     headless = [seq for seq in seqs if (seq, 0) not in heads]
     if headless:

@@ -120,7 +120,9 @@ class ViewCache:
         seq, digest = view.anchor
         for generation in (yield from books_plan(client, self.names, timeout)):
             try:
-                stored, _ = yield from read_stored_plan(client, self.names, generation, [seq], timeout)
+                stored, _ = yield from read_stored_plan(
+                    client, self.names, generation, [seq], timeout, wide=True
+                )
             except NotFoundError:  # dropped since it was listed (a checkpoint moved on)
                 continue
             page = stored.get(seq)

@@ -24,6 +24,7 @@ from ..documents import (
     runs_embedded,
     view_cache_dir,
 )
+from ..documents.core import EXACT_SEARCH_LIMIT
 from ..documents.hybrid import Fusion
 from ..errors import InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, Metric
@@ -167,7 +168,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         ef_construction: int | None = None,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         auto_compact: bool = True,
-        exact_search_limit: int = 20_000,
+        exact_search_limit: int = EXACT_SEARCH_LIMIT,
         embedding_model: str | None = None,
         client_options: Mapping[str, Any] | None = None,
         retrieval_mode: RetrievalMode | str = RetrievalMode.DENSE,

@@ -26,6 +26,7 @@ from ..documents import (
     resolve_clients,
     view_cache_dir,
 )
+from ..documents.core import EXACT_SEARCH_LIMIT
 from ..documents.hybrid import Fusion, check_fusion
 from ..errors import InvalidArgumentError
 from ..models import Metric
@@ -120,7 +121,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         m: int | None = None,
         ef_construction: int | None = None,
         auto_compact: bool = True,
-        exact_search_limit: int = 20_000,
+        exact_search_limit: int = EXACT_SEARCH_LIMIT,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
         fusion: Fusion = "relative",
