@@ -339,3 +339,17 @@ def test_a_leftover_temporary_file_of_a_save_cut_short_changes_nothing(
     (path.parent / (path.name + ".abc.tmp")).write_bytes(path.read_bytes()[:100])
     reader = open_docs(client, name, tmp_path)
     assert reader.count() == 55 and reader._core.opened_from_cache
+
+
+def test_a_cache_directory_that_cannot_be_written_costs_a_warning_and_nothing_else(
+    client: ScintireteClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, blocker)
+    docs.upsert(records(55))
+    docs._close_for("test")  # the save fails: logged, not raised
+    assert "could not write the view cache" in caplog.text
+    reader = open_docs(client, name, blocker)
+    assert reader.count() == 55 and not reader._core.opened_from_cache
