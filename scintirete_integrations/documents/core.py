@@ -187,6 +187,10 @@ class CollectionCore:
             else:
                 self._save_after_read = True  # a long first read: keep its result for the next process
 
+    def view_cache_saved(self) -> bool:
+        """Whether this store has written (or opened from) its view cache."""
+        return self._saved_anchor is not None
+
     def save_view_cache(self) -> bool:
         """Write the view to the cache when it moved since the last save; whether it was written.
 

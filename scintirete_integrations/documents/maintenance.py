@@ -117,6 +117,8 @@ def compact_plan(
             yield from _unlock_plan(core, client, timeout)
             raise
         yield from _unlock_plan(core, client, timeout)
+        if done and core.view_cache_saved():
+            core.save_view_cache()  # the saved one's anchor went with the old book: the next open would read all
         return done
     finally:
         core.compacting = False

@@ -353,3 +353,19 @@ def test_a_cache_directory_that_cannot_be_written_costs_a_warning_and_nothing_el
     assert "could not write the view cache" in caplog.text
     reader = open_docs(client, name, blocker)
     assert reader.count() == 55 and not reader._core.opened_from_cache
+
+
+def test_a_store_that_checkpoints_saves_its_cache_again_so_a_kill_after_it_costs_no_full_read(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(60))
+    assert docs._core.save_view_cache()
+    docs.upsert(records(60, version=1))
+    assert docs.compact()  # drops the book the saved anchor was in
+    # No close and no exit handler: as after kill -9.
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 60 and reader._core.opened_from_cache
+    assert reader.get(["r0"])[0].text == "text 0 v1 ✓ naïve"
+    assert_same_view(reader._core.view, fresh_view(client, name))
