@@ -48,26 +48,28 @@ _STATE_FIELDS = (
 )  # fmt: skip
 
 
-def _file_name(names: Names, metric: Metric) -> str:
-    safe = "".join(
+def _safe_part(text: str) -> str:
+    """``text`` for a file name: ``[A-Za-z0-9_-]`` kept, every other character as ``%XX`` per UTF-8 byte."""
+    return "".join(
         ch if ch.isascii() and (ch.isalnum() or ch in "_-") else "".join(f"%{b:02X}" for b in ch.encode())
-        for ch in names.name
+        for ch in text
     )
-    return f"{safe}.{metric.value}.view"
 
 
 class ViewCache:
-    """One collection's cache file in ``directory`` (see the module docstring)::
+    """One collection's cache file in ``directory`` (see the module docstring).
 
-    cache = ViewCache("./kb/view-cache", Names("default", "notes"), Metric.COSINE)
-    cache.write(cache.encode(view))   # encode: None when the view has no anchor, or gaps
-    view = cache.load()               # None when absent, torn, damaged or another collection's
+    ::
+
+        cache = ViewCache("./kb/view-cache", Names("default", "notes"), Metric.COSINE)
+        cache.write(cache.encode(view))   # encode: None when the view has no anchor, or gaps
+        view = cache.load()               # None when absent, torn, damaged or another collection's
     """
 
     def __init__(self, directory: str | os.PathLike[str], names: Names, metric: Metric) -> None:
         self.names = names
         self.metric = metric
-        self.path = Path(directory) / _safe_part(names.db) / _file_name(names, metric)
+        self.path = Path(directory) / _safe_part(names.db) / f"{_safe_part(names.name)}.{metric.value}.view"
 
     def __repr__(self) -> str:
         return f"ViewCache({str(self.path)!r})"
@@ -132,10 +134,6 @@ class ViewCache:
             "view cache %s does not match collection %r on the server; reading it", self.path, self.names.name
         )
         return None
-
-
-def _safe_part(text: str) -> str:
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_-") else f"%{ord(ch):X}" for ch in text)
 
 
 def _sync_directory(directory: Path) -> None:

@@ -369,3 +369,16 @@ def test_a_store_that_checkpoints_saves_its_cache_again_so_a_kill_after_it_costs
     assert reader.count() == 60 and reader._core.opened_from_cache
     assert reader.get(["r0"])[0].text == "text 0 v1 ✓ naïve"
     assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_collection_names_of_any_characters_get_a_file_of_their_own(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    name = f"notes v2.ü/{uuid.uuid4().hex[:6]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(55))
+    docs._close_for("test")
+    path = docs._core.view_cache.path  # type: ignore[union-attr]
+    assert path.parent == tmp_path / DB and path.name.startswith("notes%20v2%2E%C3%BC%2F")
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 55 and reader._core.opened_from_cache
