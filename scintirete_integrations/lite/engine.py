@@ -54,7 +54,7 @@ from .log_records import (
     VectorsInserted,
 )
 from .server_log import PeriodicSnapshots, Persistence, server_persistence
-from .snapshots import _DEFAULT_AUTO_SNAPSHOT_BYTES, SaveInfo, _Snapshots
+from .snapshots import SaveInfo, _Snapshots
 from .storage import FsyncPolicy, Storage
 
 __all__ = [
@@ -125,9 +125,9 @@ class Engine(_Snapshots):
         engine.close()
 
     A log (plus the collections dropped since) longer than a quarter of the last snapshot
-    (and 4 MiB), or than
-    ``auto_snapshot_bytes`` (default 256 MiB), triggers a background snapshot, so a data
-    directory stays within about 1.25 times what its data takes, whatever the write history. With server persistence (``Engine.open(..., persistence="server")``, see
+    (and 4 MiB), or than ``auto_snapshot_bytes`` when given, triggers a background snapshot, so
+    a data directory stays within about 1.25 times what its data takes, whatever the write
+    history, and an ingest writes each byte into snapshots a bounded number of times. With server persistence (``Engine.open(..., persistence="server")``, see
     ``server_log.py``) the log drops metadata and snapshots follow the real server's
     periodic rule instead; :meth:`crash` then loses the log's buffered bytes.
 
@@ -155,7 +155,7 @@ class Engine(_Snapshots):
         self._snapshot_lock = threading.Lock()
         self._databases: dict[str, dict[str, _Collection]] = {}
         self._storage = storage
-        self._auto_snapshot_bytes = auto_snapshot_bytes or _DEFAULT_AUTO_SNAPSHOT_BYTES
+        self._auto_snapshot_bytes = auto_snapshot_bytes
         self._bg_jobs = 0
         self._auto_snapshot_running = False
         self._dropped_bytes = 0  # of collections dropped since the last snapshot

@@ -32,7 +32,6 @@ from .storage import Storage
 logger = logging.getLogger(__name__.rpartition(".")[0] + ".engine")
 
 _SNAPSHOT_CHUNK_ROWS = 4096
-_DEFAULT_AUTO_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _AUTO_SNAPSHOT_MIN_BYTES = 4 * 1024 * 1024
 _AUTO_SNAPSHOT_SHARE = 4  # a log a quarter of the snapshot's size is folded into it
 _AUTO_SNAPSHOT = "auto-snapshot"
@@ -54,7 +53,7 @@ class _Snapshots:
     _snapshot_lock: threading.Lock
     _databases: dict[str, dict[str, _Collection]]
     _storage: Storage | None
-    _auto_snapshot_bytes: int
+    _auto_snapshot_bytes: int | None
     _bg_jobs: int
     _auto_snapshot_running: bool
     _dropped_bytes: int
@@ -113,7 +112,11 @@ class _Snapshots:
         # compaction held three generations must not set a bar its own drops never reach.
         kept = max(storage.snapshot_bytes - self._dropped_bytes, 0)
         due = max(_AUTO_SNAPSHOT_MIN_BYTES, kept // _AUTO_SNAPSHOT_SHARE)
-        if storage.log_bytes + self._dropped_bytes < min(due, self._auto_snapshot_bytes):
+        # No fixed cap by default: with one, a large directory would be rewritten whole for every
+        # cap's worth of writes (a 1,000,000-record ingest wrote its 3 GB snapshot again per 256 MB).
+        if self._auto_snapshot_bytes is not None:
+            due = min(due, self._auto_snapshot_bytes)
+        if storage.log_bytes + self._dropped_bytes < due:
             return
         self._auto_snapshot_running = True  # one at a time, however many writes cross the limit
         self._start_background_save(_AUTO_SNAPSHOT)
