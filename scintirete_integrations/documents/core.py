@@ -181,7 +181,7 @@ class CollectionCore:
         restored = yield from self.view_cache.restore_plan(client, timeout)
         with self.lock:
             if restored is not None and self.view.applied_upto == 0 and not self.view.applied_above:
-                self.view.__dict__.update(restored.__dict__)
+                self.view.become(restored)
                 self._saved_anchor = restored.anchor
                 self.opened_from_cache = True
             else:

@@ -277,7 +277,7 @@ class Refresher:
         scratch = View(gen=self.names.name, vectors=VectorTable(view.vectors.metric))
         yield from self.refresh_plan(client, scratch, timeout, from_checkpoint, new_view=True)
         with self.lock:
-            view.__dict__.update(scratch.__dict__)
+            view.become(scratch)
         return view
 
     def _apply(self, view: View, pages: dict[int, Page | None]) -> None:

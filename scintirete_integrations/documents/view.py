@@ -126,6 +126,11 @@ class View:
             self.switches += 1
             self.strays = {sid for sid in self.records if self.homes[sid] != self.gen}
 
+    def become(self, other: View) -> None:
+        """Take ``other``'s state whole: every holder of this view sees the change at once (the
+        caller holds the owning core's lock, so none sees half of it)."""
+        self.__dict__.update(other.__dict__)
+
     def skip_upto(self, seq: int) -> None:
         """Treat pages 1..``seq`` as applied: a checkpoint this (new) view starts from restates them."""
         self.applied_upto = max(self.applied_upto, seq)

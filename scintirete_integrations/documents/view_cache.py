@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NotFoundError
+from ..lite.storage import fsync_directory
 from ..models import Metric
 from .pages import books_plan, read_stored_plan
 from .records import Record, page_digest
@@ -97,7 +98,7 @@ class ViewCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _sync_directory(self.path.parent)
+        fsync_directory(self.path.parent)
 
     # -- loading
 
@@ -134,19 +135,6 @@ class ViewCache:
             "view cache %s does not match collection %r on the server; reading it", self.path, self.names.name
         )
         return None
-
-
-def _sync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- the format -----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ __all__ = [
     "FsyncPolicy",
     "Storage",
     "StorageError",
+    "fsync_directory",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make a rename or a new file durable (POSIX needs the directory itself synced)."""
     if sys.platform == "win32":
         return
@@ -428,7 +429,7 @@ class Storage:
                 raise StorageError(f"cannot create log {path}: {_describe(exc)}") from exc
             try:
                 os.fsync(old_fd)  # the old log must be whole before anything depends on the new one
-                _fsync_directory(self.directory)
+                fsync_directory(self.directory)
             except OSError as exc:
                 os.close(fd)
                 with suppress(OSError):
@@ -460,7 +461,7 @@ class Storage:
                 os.fsync(out.fileno())
                 size = out.tell()
             os.replace(tmp, final)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError as exc:
             with suppress(OSError):
                 tmp.unlink()
