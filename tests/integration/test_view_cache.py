@@ -71,6 +71,15 @@ def records(n: int, version: int = 0, start: int = 0) -> list[Record]:
     ]
 
 
+def saved_collection(client: ScintireteClient, cache: Path, count: int) -> tuple[str, DocumentCollection]:
+    """A new collection of ``count`` records whose store was closed, so its view is in ``cache``."""
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, cache)
+    docs.upsert(records(count))
+    docs._close_for("test")
+    return name, docs
+
+
 def connect(server: LiteServer) -> ScintireteClient:
     return ScintireteClient(server.address, password=server.password)
 
@@ -147,10 +156,7 @@ def test_a_long_first_read_saves_the_cache_for_the_next_process(
 def test_a_torn_or_foreign_cache_file_is_ignored_and_replaced(
     client: ScintireteClient, tmp_path: Path, damage: str
 ) -> None:
-    name = f"vc_{uuid.uuid4().hex[:8]}"
-    docs = open_docs(client, name, tmp_path)
-    docs.upsert(records(60))
-    docs._close_for("test")
+    name, docs = saved_collection(client, tmp_path, 60)
     path = docs._core.view_cache.path  # type: ignore[union-attr]
     data = path.read_bytes()
     if damage == "truncated":
@@ -200,10 +206,7 @@ def test_a_cache_of_a_collection_cleared_and_written_again_is_not_used(
 def test_a_cache_older_than_a_checkpoint_ends_in_the_same_view(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name = f"vc_{uuid.uuid4().hex[:8]}"
-    docs = open_docs(client, name, tmp_path)
-    docs.upsert(records(60))
-    docs._close_for("test")
+    name, _ = saved_collection(client, tmp_path, 60)
     other = open_docs(client, name, None)
     other.upsert(records(60, version=1))  # every record replaced
     other.delete(["r0", "r1"])
@@ -244,10 +247,7 @@ def test_a_view_with_gaps_or_no_page_is_not_saved(tmp_path: Path) -> None:
 def test_async_stores_and_several_event_loops_open_from_the_cache(
     address: str, password: str, client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name = f"vc_{uuid.uuid4().hex[:8]}"
-    docs = open_docs(client, name, tmp_path)
-    docs.upsert(records(60))
-    docs._close_for("test")
+    name, _ = saved_collection(client, tmp_path, 60)
     for _ in range(2):
 
         async def main() -> tuple[int, bool]:
@@ -331,10 +331,7 @@ def test_view_cache_dir_prefers_the_argument_then_the_data_directory(tmp_path: P
 def test_a_leftover_temporary_file_of_a_save_cut_short_changes_nothing(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name = f"vc_{uuid.uuid4().hex[:8]}"
-    docs = open_docs(client, name, tmp_path)
-    docs.upsert(records(55))
-    docs._close_for("test")
+    name, docs = saved_collection(client, tmp_path, 55)
     path = docs._core.view_cache.path  # type: ignore[union-attr]
     (path.parent / (path.name + ".abc.tmp")).write_bytes(path.read_bytes()[:100])
     reader = open_docs(client, name, tmp_path)
