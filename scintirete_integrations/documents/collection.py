@@ -18,7 +18,7 @@ from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
 from . import hybrid, maintenance, search, writes
 from .connect import resolve_clients, view_cache_dir
-from .core import EXACT_SEARCH_LIMIT, CollectionCore
+from .core import APPROXIMATE_SEARCH_FROM, EXACT_SEARCH_LIMIT, CollectionCore
 from .hybrid import Fusion
 from .records import Record, ScoredRecord
 
@@ -48,6 +48,7 @@ class _Facade:
         exact_search_limit: int = EXACT_SEARCH_LIMIT,
         timeout: Timeout = USE_CLIENT_DEFAULT,
         view_cache: str | os.PathLike[str] | None = None,
+        approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
         core: CollectionCore | None = None,
     ) -> None:
         self._client = client
@@ -62,6 +63,7 @@ class _Facade:
             compact_min_hidden=compact_min_hidden,
             exact_search_limit=exact_search_limit,
             view_cache=view_cache,
+            approximate_search_from=approximate_search_from,
         )
 
     @property
@@ -88,7 +90,8 @@ class _Facade:
         """Refuse every later call with ClosedError naming ``owner`` and keep the view in its cache
         (if it has one) for the next process; the client itself stays open."""
         if self._closed_by is None:
-            self._core.save_view_cache()
+            self._core.save_view_cache(final=True)
+            self._core.stop_graph()
         self._closed_by = owner
 
     def _check_open(self) -> None:

@@ -88,10 +88,12 @@ def _exact(
     sids: Iterable[str] | None,
     k: int,
     with_vectors: bool,
+    approximate_from: int | None = None,
 ) -> list[ScoredRecord]:
-    """The ``k`` nearest of ``sids`` (None: of every record), scored on the client."""
+    """The ``k`` nearest of ``sids`` (None: of every record), scored on the client (from the
+    graph index's proposals when the view has ``approximate_from`` records or more)."""
     with core.lock:
-        found = view.vectors.nearest(query, k, sids)
+        found = view.vectors.nearest(query, k, sids, approximate_from)
         return [
             _scored(core, view.records[sid], distance, view.vectors.get(sid) if with_vectors else None)
             for sid, distance in found
@@ -141,9 +143,9 @@ def search_view_plan(
     predicate = compile_filter(where)
     core.check_dimension(view, int(query.shape[0]), "query vector")
     total = len(view.records)
-    if total <= core.exact_search_limit:
+    if total <= core.exact_search_limit or core.uses_graph(view):
         among = None if where is None and allowed is None else core.matching_ids(view, where, None, allowed)
-        return _exact(core, view, query, among, k, include_vector)
+        return _exact(core, view, query, among, k, include_vector, core.approximate_from)
     fraction = 1.0
     if allowed is not None or where is not None:
         estimate = core.estimate_matching(view, where)

@@ -8,6 +8,8 @@ collections and rare filters be searched exactly, with Lite's exact scan (``lite
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,13 +18,24 @@ import numpy as np
 from ..lite.distances import ranked
 from ..lite.index.exact import key_aux, nearest
 from ..models import Metric
+from .graph import AVAILABLE as GRAPH_AVAILABLE
+from .graph import CANDIDATES, GraphFailed, GraphIndex
+
+logger = logging.getLogger(__name__)
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
+Keys = np.ndarray[Any, np.dtype[np.int64]]
 _MIN_ROWS = 64
+_EXACT_AMONG = 4096  # a candidate set this small is scored whole, without the graph
+_GROWTH = 4
 
 
 class VectorTable:
-    """Vectors by string id; rows are appended in write order, freed rows reclaimed in bulk."""
+    """Vectors by string id; rows are appended in write order, freed rows reclaimed in bulk.
+
+    Every row also has a *key* that stays with its vector while rows move: the graph index
+    (:mod:`.graph`) names vectors by it. Keys grow with each write; ``_row_of_key`` maps back.
+    """
 
     def __init__(self, metric: Metric) -> None:
         self.metric = metric
@@ -33,6 +46,10 @@ class VectorTable:
         self._live = np.zeros(0, bool)
         self._sids: list[str | None] = []
         self.rows: dict[str, int] = {}
+        self._keys: Keys = np.zeros(0, np.int64)
+        self._row_of_key: Keys = np.zeros(0, np.int64)  # -1: removed; grown by doubling
+        self._next_key = 0
+        self.graph: GraphIndex | None = None
 
     # -- the ScanView protocol of lite/index/exact.py
 
@@ -53,6 +70,14 @@ class VectorTable:
         return self._live[: self.size]
 
     @property
+    def keys(self) -> Keys:
+        return self._keys[: self.size]
+
+    @property
+    def next_key(self) -> int:
+        return self._next_key
+
+    @property
     def prefix(self) -> None:
         return None  # the view's vectors are the user's: scans of them rarely narrow by a prefix
 
@@ -70,6 +95,13 @@ class VectorTable:
         elif self.size + len(sids) > len(self._matrix):
             self._grow(max(2 * len(self._matrix), self.size + len(sids)))
         start, end = self.size, self.size + len(sids)
+        first_key, self._next_key = self._next_key, self._next_key + len(sids)
+        if self._next_key > len(self._row_of_key):
+            grown = np.full(max(2 * len(self._row_of_key), self._next_key, _MIN_ROWS), -1, np.int64)
+            grown[: len(self._row_of_key)] = self._row_of_key
+            self._row_of_key = grown
+        self._keys[start:end] = np.arange(first_key, self._next_key)
+        self._row_of_key[first_key : self._next_key] = np.arange(start, end)
         self._matrix[start:end] = vectors
         squares = np.einsum("ij,ij->i", vectors, vectors).astype(np.float32)
         self._aux[start:end] = key_aux(self.metric, squares)
@@ -78,10 +110,19 @@ class VectorTable:
         self._sids.extend(sids)
         self.rows.update(zip(sids, range(start, end), strict=True))
 
-    def adopt(self, sids: list[str], vectors: np.ndarray) -> None:
+    def adopt(
+        self, sids: list[str], vectors: np.ndarray, keys: Keys | None = None, next_key: int = 0
+    ) -> None:
         """Start an empty table with ``vectors[i]`` for ``sids[i]`` (distinct), in this order; a
-        writable float32 matrix is kept as it is, not copied."""
+        writable float32 matrix is kept as it is, not copied. ``keys`` (distinct, below
+        ``next_key``) are the rows' keys, as a saved graph knows them; by default 0, 1, 2..."""
         assert not self.size, "adopt() fills an empty table"
+        if keys is None:
+            keys = np.arange(len(sids), dtype=np.int64)
+        self._next_key = max(next_key, int(keys.max()) + 1 if len(keys) else 0)
+        self._keys = np.array(keys, dtype=np.int64)
+        self._row_of_key = np.full(self._next_key, -1, np.int64)
+        self._row_of_key[self._keys] = np.arange(len(sids))
         if not sids:
             return
         self.dimension = int(vectors.shape[1])
@@ -99,6 +140,10 @@ class VectorTable:
             return
         self._live[row] = False
         self._sids[row] = None
+        key = int(self._keys[row])
+        self._row_of_key[key] = -1
+        if self.graph is not None and key < self.graph.added_below:
+            self.graph.removed.append(key)
         if self.size - len(self.rows) > max(1024, len(self.rows)):
             self._pack()
 
@@ -115,32 +160,97 @@ class VectorTable:
         self._sids = [self._sids[row] for row in keep]
         self.rows = {sid: row for row, sid in enumerate(self._sids) if sid is not None}
         self._reallocate(max(_MIN_ROWS, 2 * len(keep)), keep)
+        self._row_of_key[self._keys[: len(keep)]] = np.arange(len(keep))
 
     def _reallocate(self, capacity: int, keep: np.ndarray) -> None:
         """New arrays of ``capacity`` rows starting with rows ``keep`` of the old ones, in order."""
         matrix = np.zeros((capacity, self.dimension), np.float32)
         aux = np.zeros(capacity, np.float32)
         live = np.zeros(capacity, bool)
+        keys = np.zeros(capacity, np.int64)
         if len(keep):
             matrix[: len(keep)] = self._matrix[keep]
             aux[: len(keep)] = self._aux[keep]
             live[: len(keep)] = self._live[keep]
-        self._matrix, self._aux, self._live = matrix, aux, live
+            keys[: len(keep)] = self._keys[keep]
+        self._matrix, self._aux, self._live, self._keys = matrix, aux, live, keys
 
     # -- exact search
 
     def nearest(
-        self, query: np.ndarray, count: int, among: Iterable[str] | None = None
+        self,
+        query: np.ndarray,
+        count: int,
+        among: Iterable[str] | None = None,
+        approximate_from: int | None = None,
     ) -> list[tuple[str, float]]:
-        """The ``count`` closest records (of ``among``, or of all), with exact distances; ties: older first."""
+        """The ``count`` closest records (of ``among``, or of all), with exact distances; ties: older first.
+
+        With ``approximate_from`` and at least that many records, the candidates come from the
+        graph index when it is ready (see :mod:`.graph`); otherwise every candidate is scored."""
         if not self.rows:
             return []
         query32 = np.ascontiguousarray(query, dtype=np.float32)
-        if among is None:
-            rows, found = nearest(self, query32, min(count, len(self.rows)))
-        else:
+        candidates = None
+        if among is not None:
             candidates = np.array(sorted(self.rows[sid] for sid in among if sid in self.rows), dtype=np.intp)
             if not len(candidates):
                 return []
-            rows, found = ranked(self.metric, self.vectors, candidates, query32, count)
-        return [(self._sids[row], float(distance)) for row, distance in zip(rows, found, strict=True)]
+        found = None
+        if (
+            approximate_from is not None
+            and len(self.rows) >= approximate_from
+            and (candidates is None or len(candidates) > _EXACT_AMONG)
+        ):
+            found = self._proposed(query32, count, candidates)
+        if found is None:
+            if candidates is None:
+                found = nearest(self, query32, min(count, len(self.rows)))
+            else:
+                found = ranked(self.metric, self.vectors, candidates, query32, count)
+        rows, distances = found
+        return [(self._sids[row], float(distance)) for row, distance in zip(rows, distances, strict=True)]
+
+    def ready_graph(self, wait: bool = False) -> GraphIndex | None:
+        """The graph index brought up to date, or None: usearch missing, a build still running
+        (``wait`` waits for it), or a build that failed (logged; the next call starts another)."""
+        if not GRAPH_AVAILABLE or not self.dimension:
+            return None
+        if self.graph is None:
+            self.graph = GraphIndex(self.metric, self.dimension)
+        try:
+            ready = self.graph.catch_up(self.keys, self.vectors, self.live, wait)
+        except GraphFailed as exc:
+            logger.warning("%s; searching exactly until another is built", exc)
+            self.graph = None
+            return None
+        return self.graph if ready else None
+
+    def _proposed(
+        self, query: np.ndarray, count: int, among: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``count`` nearest of the graph's proposals (within rows ``among``), scored exactly;
+        None when the graph is not ready or cannot propose enough (the caller scans instead)."""
+        graph = self.ready_graph()
+        if graph is None:
+            return None
+        total = len(self.rows)
+        allowed = None
+        share = 1.0
+        if among is not None:
+            allowed = np.zeros(self.size, bool)
+            allowed[among] = True
+            share = len(among) / total
+        want = min(count, total if among is None else len(among))
+        proposals = max(CANDIDATES, _GROWTH * count)
+        while True:
+            asked = min(total, math.ceil(proposals / share))
+            rows = self._row_of_key[graph.propose(query, asked)]
+            rows = rows[rows >= 0]
+            if allowed is not None:
+                rows = rows[allowed[rows]]
+            if len(rows) >= want:
+                return ranked(self.metric, self.vectors, np.sort(rows), query, count)
+            if asked >= total:
+                return None  # the graph could not reach enough of them: scan
+            proposals *= _GROWTH

@@ -22,6 +22,8 @@ import numpy as np
 from ..errors import NotFoundError
 from ..lite.storage import fsync_directory
 from ..models import Metric
+from .graph import AVAILABLE as GRAPH_AVAILABLE
+from .graph import GraphIndex
 from .pages import books_plan, read_stored_plan
 from .records import Record, page_digest
 from .vectors import VectorTable
@@ -34,7 +36,8 @@ __all__ = ["SAVE_AFTER_READ", "ViewCache"]
 
 logger = logging.getLogger(__name__)
 
-MAGIC = b"SCIVIEW\x01"
+MAGIC = b"SCIVIEW\x02"
+_READABLE = (b"SCIVIEW\x01", MAGIC)  # version 1: no row keys, no graph
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
 _MAX_HEADER = 1 << 20
 _TEXT_READ = 1 << 20  # bytes of texts read at a time
@@ -43,6 +46,7 @@ _SECTIONS = (
     "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
     "text_sizes", "texts", "versions", "digests", "vectors",
 )  # fmt: skip
+_OPTIONAL = ("keys", "graph")  # version 2, after the others: row keys, and the graph when saved
 _STATE_FIELDS = (
     "gen", "dimension", "switch_seq", "switches", "checkpoint_seq", "since_checkpoint",
     "applied_upto", "voided", "books", "checkpoint_upto", "book_entries", "data_vectors",
@@ -77,12 +81,13 @@ class ViewCache:
 
     # -- saving
 
-    def encode(self, view: View) -> list[bytes] | None:
-        """The file for ``view``, or None when it could not be proven later: no page with bytes
-        applied yet, or pages missing below its newest one. The caller holds the view's lock."""
+    def encode(self, view: View, graph: GraphIndex | None = None) -> list[bytes] | None:
+        """The file for ``view`` (with ``graph``, its vector table's graph index brought up to
+        date), or None when it could not be proven later: no page with bytes applied yet, or
+        pages missing below its newest one. The caller holds the view's lock."""
         if view.anchor is None or view.applied_above:
             return None
-        return encode_view(view, self.names, self.metric)
+        return encode_view(view, self.names, self.metric, graph)
 
     def write(self, parts: list[bytes]) -> None:
         """Replace the file with ``parts`` atomically (temporary file, fsync, rename)."""
@@ -140,7 +145,7 @@ class ViewCache:
 # -- the format -----------------------------------------------------------------------------------
 
 
-def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
+def encode_view(view: View, names: Names, metric: Metric, graph: GraphIndex | None = None) -> list[bytes]:
     """The file's bytes, in parts (see ``docs/view-cache.md``)."""
     assert view.anchor is not None
     sids = list(view.records)
@@ -149,6 +154,7 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
     home_index = {home: i for i, home in enumerate(homes)}
     texts = [record.text.encode() for record in records]
     table = view.vectors
+    rows = [table.rows[sid] for sid in sids]
     sections = {
         "ids": _json([sids, homes]),
         "metadata": _json([record.metadata for record in records]),
@@ -163,10 +169,12 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
         "versions": np.array([view.versions[sid] for sid in sids], dtype="<i8").tobytes(),
         "digests": b"".join(view.digests[sid] for sid in sids),
         "vectors": np.ascontiguousarray(
-            table.vectors[[table.rows[sid] for sid in sids]] if sids else np.zeros((0, table.dimension)),
-            dtype="<f4",
+            table.vectors[rows] if sids else np.zeros((0, table.dimension)), dtype="<f4"
         ).tobytes(),
+        "keys": np.ascontiguousarray(table.keys[rows], dtype="<i8").tobytes(),
     }
+    if graph is not None:
+        sections["graph"] = graph.save()
     offsets: dict[str, list[int]] = {}
     at = 0
     for name, blob in sections.items():
@@ -181,6 +189,8 @@ def encode_view(view: View, names: Names, metric: Metric) -> list[bytes]:
             "state": {key: getattr(view, key) for key in _STATE_FIELDS},
             "count": len(sids),
             "width": table.dimension,
+            "next_key": table.next_key,
+            "graph_added_below": None if graph is None else graph.added_below,
             "sections": offsets,
         }
     )
@@ -196,7 +206,7 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     this collection. Each section is read into its own buffer (the vectors straight into the
     array the view keeps), the CRC-32 accumulated on the way."""
     start = file.read(16)
-    if len(start) < 16 or start[:8] != MAGIC:
+    if len(start) < 16 or start[:8] not in _READABLE:
         raise ValueError("not a view cache of this version")
     size = int.from_bytes(start[8:16], "little")
     if size > _MAX_HEADER:
@@ -207,10 +217,10 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     if (header["db"], header["name"], header["metric"]) != (names.db, names.name, metric.value):
         raise ValueError(f"it belongs to {header['db']}/{header['name']} ({header['metric']})")
     count, width = int(header["count"]), int(header["width"])
-    item = {"homes": 4, "text_sizes": 8, "versions": 8, "digests": 16, "vectors": 4 * width}
+    item = {"homes": 4, "text_sizes": 8, "versions": 8, "digests": 16, "vectors": 4 * width, "keys": 8}
     sections: dict[str, Any] = {}
     at = 0
-    for name in _SECTIONS:
+    for name in (*_SECTIONS, *(n for n in _OPTIONAL if n in header["sections"])):
         offset, length = (int(v) for v in header["sections"][name])
         if offset != at or length < 0 or (name in item and length != item[name] * count):
             raise ValueError(f"section {name!r} does not fit")
@@ -281,7 +291,15 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     for sid, version in json.loads(sections["deleted"]):
         view.versions[str(sid)] = int(version)
     view.strays = {sid for sid, home in view.homes.items() if home != view.gen}
-    view.vectors.adopt(sids, vectors)
+    keys = np.frombuffer(sections["keys"], dtype="<i8") if "keys" in sections else None
+    if keys is not None and len(np.unique(keys)) != count:
+        raise ValueError("a row key appears twice")
+    view.vectors.adopt(sids, vectors, keys, int(header.get("next_key") or 0))
+    if "graph" in sections and GRAPH_AVAILABLE:
+        graph = GraphIndex.load(metric, width, sections["graph"], int(header["graph_added_below"]))
+        if len(graph) != count:
+            raise ValueError(f"the graph index holds {len(graph)} vectors, not {count}")
+        view.vectors.graph = graph
     return view
 
 

@@ -24,7 +24,7 @@ from ..documents import (
     runs_embedded,
     view_cache_dir,
 )
-from ..documents.core import EXACT_SEARCH_LIMIT
+from ..documents.core import APPROXIMATE_SEARCH_FROM, EXACT_SEARCH_LIMIT
 from ..documents.hybrid import Fusion
 from ..errors import InvalidArgumentError, NotFoundError
 from ..models import CollectionInfo, Metric
@@ -175,6 +175,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         fusion: Fusion = "relative",
         alpha: float = 0.5,
         view_cache: str | os.PathLike[str] | None = None,
+        approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
     ) -> None:
         self._retrieval = Retrieval.make(retrieval_mode, fusion, alpha)
         if embedding is not None and not isinstance(embedding, Embeddings):
@@ -212,6 +213,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
             exact_search_limit=exact_search_limit,
             timeout=timeout,
             view_cache=view_cache_dir(data_dir, view_cache),
+            approximate_search_from=approximate_search_from,
         )
         # One view shared by both facades: a write through either is seen by the other at once.
         self._async_collection = self._collection.async_twin(aio_client)

@@ -26,7 +26,7 @@ from ..documents import (
     resolve_clients,
     view_cache_dir,
 )
-from ..documents.core import EXACT_SEARCH_LIMIT
+from ..documents.core import APPROXIMATE_SEARCH_FROM, EXACT_SEARCH_LIMIT
 from ..documents.hybrid import Fusion, check_fusion
 from ..errors import InvalidArgumentError
 from ..models import Metric
@@ -126,6 +126,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         client_options: Mapping[str, Any] | None = None,
         fusion: Fusion = "relative",
         view_cache: str | os.PathLike[str] | None = None,
+        approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
     ) -> None:
         check_fusion(fusion, DEFAULT_ALPHA)
         sync_client, aio_client = resolve_clients(
@@ -147,6 +148,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
             exact_search_limit=exact_search_limit,
             timeout=timeout,
             view_cache=view_cache_dir(data_dir, view_cache),
+            approximate_search_from=approximate_search_from,
         )
         super().__init__(  # type: ignore[call-arg]  # pydantic fields, unseen by mypy's synthesized __init__
             collection_name=collection_name, db_name=db_name, metric=collection.metric.value, fusion=fusion
