@@ -1,4 +1,8 @@
-"""Search: exact where that is cheap or the server cannot be trusted, the server's index for the rest.
+"""Search: on the client where that is cheap or the server cannot be trusted, the server's index for the rest.
+
+With the ``[ann]`` extra, collections of ``approximate_search_from`` records or more (50,000 by
+default) are searched on the client at every size: a graph index proposes candidates and the
+matrix scores them exactly (``docs/graph-index.md``). Without it:
 
 A store holds every visible record's vector (see :mod:`.vectors`), so a collection of up to
 ``exact_search_limit`` records (200,000 by default: about 8 ms of numpy at 100,000 x 384-d) is

@@ -20,6 +20,7 @@ from ..lite.index.exact import key_aux, nearest
 from ..models import Metric
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .graph import CANDIDATES, GraphFailed, GraphIndex
+from .graph import FEED_FROM as GRAPH_FEED_FROM
 
 logger = logging.getLogger(__name__)
 
@@ -214,17 +215,26 @@ class VectorTable:
     def ready_graph(self, wait: bool = False) -> GraphIndex | None:
         """The graph index brought up to date, or None: usearch missing, a build still running
         (``wait`` waits for it), or a build that failed (logged; the next call starts another)."""
+        return self.graph if self._catch_up(wait) else None
+
+    def feed_graph(self) -> None:
+        """While records are written: once enough rows are not yet in the graph, add them on a
+        thread, so that a bulk ingest leaves little for the first search or the final save."""
+        behind = self.next_key - (self.graph.added_below if self.graph is not None else 0)
+        if behind >= GRAPH_FEED_FROM and not (self.graph is not None and self.graph.building):
+            self._catch_up(wait=False, background_from=0)
+
+    def _catch_up(self, wait: bool, background_from: int | None = None) -> bool:
         if not GRAPH_AVAILABLE or not self.dimension:
-            return None
+            return False
         if self.graph is None:
             self.graph = GraphIndex(self.metric, self.dimension)
         try:
-            ready = self.graph.catch_up(self.keys, self.vectors, self.live, wait)
+            return self.graph.catch_up(self.keys, self.vectors, self.live, wait, background_from)
         except GraphFailed as exc:
             logger.warning("%s; searching exactly until another is built", exc)
             self.graph = None
-            return None
-        return self.graph if ready else None
+            return False
 
     def _proposed(
         self, query: np.ndarray, count: int, among: np.ndarray | None

@@ -147,6 +147,8 @@ def _write_entries_plan(
             core.view.apply(
                 seq, Page(upserts=tuple(entries[offset : offset + len(chunk)]), digest=page_digest(stored))
             )
+            if core.uses_graph(core.view):
+                core.view.vectors.feed_graph()
         offset += len(chunk)
 
 

@@ -157,6 +157,24 @@ def test_searches_stay_exact_while_a_large_graph_builds_on_a_thread(
     assert len(graph) == 3038
 
 
+def test_a_bulk_ingest_feeds_the_graph_as_it_writes(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph_module, "FEED_FROM", 200)
+    monkeypatch.setattr("scintirete_integrations.documents.vectors.GRAPH_FEED_FROM", 200)
+    docs = open_docs(client, f"g_{uuid.uuid4().hex[:8]}")
+    vectors = clustered(2000)
+    for start in range(0, 2000, 250):
+        docs.upsert(records(vectors[start : start + 250], start=start))
+    graph = docs._core.view.vectors.graph
+    assert graph is not None and graph.added_below >= 1500  # fed before any search asked
+    graph.wait()
+    assert [docs.search(vectors[i], k=1)[0].record.id for i in range(0, 2000, 97)] == [
+        f"r{i}" for i in range(0, 2000, 97)
+    ]
+    assert len(graph) == 2000
+
+
 def test_a_failed_build_is_logged_and_searches_stay_right(
     client: ScintireteClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
