@@ -355,6 +355,49 @@ def test_a_script_that_exits_leaves_its_graph_for_the_next_process(tmp_path: Pat
     assert out.stdout.split() == ["r42", "True", "2500"]
 
 
+def test_a_writer_killed_after_saving_its_graph_leaves_a_cache_the_next_process_completes(
+    tmp_path: Path,
+) -> None:
+    """kill -9 (no exit handlers) after a save with the graph and more writes: the next process
+    opens the older cache, reads the writes since, and its graph holds exactly the records."""
+    data = tmp_path / "kb"
+    write = textwrap.dedent(
+        f"""
+        import os
+        import numpy as np
+        from scintirete_integrations.documents import DocumentCollection, Record
+        docs = DocumentCollection.connect("notes", data_dir={str(data)!r}, approximate_search_from=500)
+        vectors = np.random.default_rng(0).random((2500, 16))
+        docs.upsert([Record(f"r{{i}}", "t", vectors[i], {{}}) for i in range(1500)])
+        assert docs._core.save_view_cache(final=True)
+        docs.upsert([Record(f"r{{i}}", "t", vectors[i], {{}}) for i in range(1500, 2500)])
+        docs.upsert([Record("r7", "moved", vectors[2499] + 1.0, {{}})])
+        docs.delete(["r3"])
+        os._exit(0)
+        """
+    )
+    read = textwrap.dedent(
+        f"""
+        import numpy as np
+        from scintirete_integrations.documents import DocumentCollection
+        docs = DocumentCollection.connect("notes", data_dir={str(data)!r}, approximate_search_from=500)
+        vectors = np.random.default_rng(0).random((2500, 16))
+        docs.search(vectors[0], k=1)
+        docs._core.view.vectors.graph.wait()
+        wrong = [i for i in range(2500) if i not in (3, 7) and docs.search(vectors[i], k=1)[0].record.id != f"r{{i}}"]
+        moved = docs.search(vectors[2499] + 1.0, k=1)[0].record.text
+        ids = {{h.record.id for h in docs.search(vectors[3], k=50)}}
+        print(docs._core.opened_from_cache, docs.count(), len(docs._core.view.vectors.graph), wrong, moved, "r3" in ids)
+        """
+    )
+    env = {**os.environ, "SCINTIRETE_ADDRESS": ""}
+    subprocess.run([sys.executable, "-c", write], check=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", read], check=True, env=env, timeout=120, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["True", "2499", "2499", "[]", "moved", "False"]
+
+
 # -- the vector table's keys, which the graph names vectors by
 
 
