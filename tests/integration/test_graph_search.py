@@ -295,6 +295,30 @@ def test_approximate_search_from_none_keeps_every_search_exact(client: Scintiret
     assert docs._core.view.vectors.graph is None
 
 
+def test_both_stores_search_through_the_graph_and_take_the_setting(address: str, password: str) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from scintirete_integrations.langchain import ScintireteVectorStore as LangChainStore
+    from scintirete_integrations.llama_index import ScintireteVectorStore as LlamaIndexStore
+
+    name = f"g_{uuid.uuid4().hex[:8]}"
+    embeddings = DeterministicFakeEmbedding(size=DIM)
+    texts = [f"passage number {i}" for i in range(700)]
+    with LangChainStore(
+        embeddings, collection_name=name, address=address, password=password, approximate_search_from=FROM
+    ) as chain:
+        chain.add_texts(texts, ids=[f"t{i}" for i in range(700)])
+        assert chain.similarity_search("passage number 123", k=1)[0].page_content == "passage number 123"
+        assert chain._collection._core.view.vectors.graph is not None
+    with LlamaIndexStore(
+        name, address=address, password=password, approximate_search_from=None
+    ) as index_store:
+        assert index_store.collection._core.approximate_from is None
+    assert (
+        LlamaIndexStore(name, address=address, password=password).collection._core.approximate_from == 50_000
+    )
+
+
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "50000", True])
 def test_a_bad_threshold_is_refused_with_the_fix(client: ScintireteClient, bad: object) -> None:
     with pytest.raises(InvalidArgumentError, match="approximate_search_from must be a positive number"):
