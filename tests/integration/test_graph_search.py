@@ -314,9 +314,8 @@ def test_both_stores_search_through_the_graph_and_take_the_setting(address: str,
         name, address=address, password=password, approximate_search_from=None
     ) as index_store:
         assert index_store.collection._core.approximate_from is None
-    assert (
-        LlamaIndexStore(name, address=address, password=password).collection._core.approximate_from == 50_000
-    )
+    with LlamaIndexStore(name, address=address, password=password) as default_store:
+        assert default_store.collection._core.approximate_from == 50_000
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "50000", True])
