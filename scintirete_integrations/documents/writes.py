@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 MAX_RECORD_BYTES = 3_500_000
 WRITE_BATCH = 256  # records per data insert and page: about 2 s on a busy real server
+# Inserts that may find their data collection dropped by other writers' compactions, one after
+# another: each failure means another writer switched generations (progress), so a few suffice.
+SWITCH_RETRIES = 8
 
 
 def _record_vectors(batch: Sequence[Record]) -> np.ndarray:
@@ -121,7 +124,7 @@ def _write_entries_plan(
     core: CollectionCore, client: _BaseClient, tagged: list[tuple[Entry, str]], timeout: Timeout
 ) -> Plan[None]:
     """Insert the data vectors into the current generation, then the pages that make them visible."""
-    for attempt in range(2):
+    for attempt in range(1, SWITCH_RETRIES + 1):
         gen = core.view.gen
         if tagged[0][0].home != gen:  # a rebuild switched generations since these were tagged
             tagged = _tagged(core, (e for e, _ in tagged), gen)
@@ -132,7 +135,8 @@ def _write_entries_plan(
             )
             break
         except NotFoundError:
-            if attempt:
+            # Under load two writers' compactions can drop the generation twice in a row.
+            if attempt == SWITCH_RETRIES:
                 raise
             yield from core.view_plan(client, timeout)  # a rebuild replaced the data collection
             if core.view.gen == gen:

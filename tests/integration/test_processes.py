@@ -15,8 +15,10 @@ import sys
 import uuid
 
 import numpy as np
+import pytest
 
 from scintirete_integrations import DocumentCollection, Record, ScintireteClient
+from scintirete_integrations.errors import NotFoundError
 
 DB = "processes"
 DIM = 16
@@ -104,4 +106,32 @@ def test_writer_processes_and_a_reader_agree_through_compactions(address: str, p
         assert reader._core.view.switches >= 2  # the writers compacted while others wrote and read
         for sid, record in list(stored.items())[:10]:
             assert fresh.get([sid])[0].text == record.text
+        fresh.drop()
+
+
+def test_an_insert_that_loses_its_data_collection_twice_in_a_row_still_lands(
+    address: str, password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load, two writers' compactions dropped a third writer's target generation twice
+    between its refresh and its insert (seen as a flaky run of the test above): each loss is
+    someone else's progress, so the insert looks again instead of failing the upsert."""
+    with ScintireteClient(address, password=password, timeout=60) as client:
+        docs = DocumentCollection(f"p-{uuid.uuid4().hex[:8]}", client, db=DB, metric="l2")
+        docs.upsert([Record("a", "first", np.ones(DIM, np.float32), {})])
+        real = type(client)._insert_vectors_plan
+        losses = []
+
+        def lose_twice(self: ScintireteClient, *args: object, **kwargs: object) -> object:
+            if len(losses) < 2:
+                losses.append(args[1])
+                raise NotFoundError(f"collection {args[1]!r} not found (dropped by a compaction)")
+            return (yield from real(self, *args, **kwargs))  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(client), "_insert_vectors_plan", lose_twice)
+        docs.upsert([Record("b", "second", np.full(DIM, 2.0, np.float32), {})])
+        monkeypatch.undo()
+        assert len(losses) == 2
+        fresh = DocumentCollection(docs.name, client, db=DB, metric="l2")
+        assert {r.id: r.text for r in fresh.scan()} == {"a": "first", "b": "second"}
+        assert fresh.search(np.full(DIM, 2.0, np.float32), 1)[0].record.id == "b"
         fresh.drop()
