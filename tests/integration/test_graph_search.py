@@ -458,3 +458,16 @@ def test_every_record_is_found_by_its_own_vector(client: ScintireteClient) -> No
     found = [docs.search(vector, k=1)[0].record.id for vector in vectors]
     assert len(graph_of(docs)) == 2500
     assert found == [f"r{i}" for i in range(2500)]
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_a_saved_graph_of_each_metric_loads_and_refuses_another_shape(metric: Metric) -> None:
+    graph = graph_module.GraphIndex(metric, 8)
+    vectors = np.random.default_rng(1).random((50, 8)).astype(np.float32)
+    assert graph.catch_up(np.arange(50), vectors, np.ones(50, bool))
+    loaded = graph_module.GraphIndex.load(metric, 8, graph.save(), graph.added_below)
+    assert len(loaded) == 50 and loaded.propose(vectors[7], 1).tolist() == [7]
+    with pytest.raises(ValueError, match="another shape or metric"):
+        graph_module.GraphIndex.load(metric, 9, graph.save(), graph.added_below)
+    with pytest.raises(ValueError, match="not readable"):
+        graph_module.GraphIndex.load(metric, 8, b"not a graph", 0)
