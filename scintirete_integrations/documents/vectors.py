@@ -19,7 +19,7 @@ from ..lite.distances import ranked
 from ..lite.index.exact import key_aux, nearest
 from ..models import Metric
 from .graph import AVAILABLE as GRAPH_AVAILABLE
-from .graph import CANDIDATES, GraphFailed, GraphIndex
+from .graph import CANDIDATES, RECORDS_PER_PROPOSAL, GraphFailed, GraphIndex
 from .graph import FEED_FROM as GRAPH_FEED_FROM
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class VectorTable:
             allowed[among] = True
             share = len(among) / total
         want = min(count, total if among is None else len(among))
-        proposals = max(CANDIDATES, _GROWTH * count)
+        proposals = max(CANDIDATES, _GROWTH * count, total // RECORDS_PER_PROPOSAL)
         while True:
             asked = min(total, math.ceil(proposals / share))
             rows = self._row_of_key[graph.propose(query, asked)]

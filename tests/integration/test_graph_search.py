@@ -471,3 +471,23 @@ def test_a_saved_graph_of_each_metric_loads_and_refuses_another_shape(metric: Me
         graph_module.GraphIndex.load(metric, 9, graph.save(), graph.added_below)
     with pytest.raises(ValueError, match="not readable"):
         graph_module.GraphIndex.load(metric, 8, b"not a graph", 0)
+
+
+def test_larger_collections_ask_the_graph_for_more_proposals(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = open_docs(client, f"g_{uuid.uuid4().hex[:8]}")
+    vectors = clustered(1200)
+    docs.upsert(records(vectors))
+    asked: list[int] = []
+    original = graph_module.GraphIndex.propose
+
+    def spy(self: graph_module.GraphIndex, query: np.ndarray, count: int) -> np.ndarray:
+        asked.append(count)
+        return original(self, query, count)
+
+    monkeypatch.setattr(graph_module.GraphIndex, "propose", spy)
+    docs.search(vectors[0], k=10)
+    monkeypatch.setattr("scintirete_integrations.documents.vectors.RECORDS_PER_PROPOSAL", 2)
+    assert docs.search(vectors[0], k=10)[0].record.id == "r0"
+    assert asked == [200, 600]  # at least 200; one per RECORDS_PER_PROPOSAL records
