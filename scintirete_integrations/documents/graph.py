@@ -118,15 +118,24 @@ class GraphIndex:
         self._stop.set()
         self.wait()
 
+    def current(self, next_key: int) -> bool:
+        """Whether the graph already matches a table whose next key is ``next_key``: nothing to
+        add or remove, no build running or failed. The per-search check, O(1)."""
+        return (
+            next_key <= self.added_below and not self.removed and self._failure is None and not self.building
+        )
+
     def catch_up(
         self,
         keys: np.ndarray,
         vectors: np.ndarray,
         live: np.ndarray,
+        next_key: int,
         wait: bool = False,
         background_from: int | None = None,
     ) -> bool:
-        """Bring the graph to the table whose rows have ``keys``, ``vectors`` and ``live`` flags.
+        """Bring the graph to the table whose rows have ``keys``, ``vectors`` and ``live`` flags,
+        and whose next key is ``next_key``.
 
         Returns whether the graph can answer now: False while a background build runs (then the
         caller scans exactly). With ``wait`` the catch-up runs to its end on this thread; else
@@ -141,12 +150,13 @@ class GraphIndex:
             self._graph.remove(np.array(self.removed, dtype=np.uint64))
             self.removed = []
         new = np.flatnonzero((keys >= self.added_below) & live)
+        # Every key below next_key is now added or gone (a dead row is never added).
+        self.added_below = max(self.added_below, next_key)
         if not len(new):
             return True
         # Rows already in a matrix never change in place (a table that grows or packs makes a new
         # one), so the thread may read them later; chunks keep the copies small.
         new_keys = keys[new].astype(np.uint64)
-        self.added_below = int(new_keys.max()) + 1
         if wait or len(new) <= (BACKGROUND_FROM if background_from is None else background_from):
             self._add(new_keys, vectors, new)
             return True

@@ -36,12 +36,12 @@ from ..filters import Filter
 from ..filters import compile as compile_filter
 from .core import CollectionCore
 from .records import Record, ScoredRecord, check_ids, check_k, relevance_score
+from .vectors import EXACT_LIMIT
 from .view import View, vector_digest
 
 if TYPE_CHECKING:
     from ..client import Plan, Timeout, _BaseClient
 
-EXACT_LIMIT = 4096  # candidate sets up to this size are scored on the client
 DEFAULT_EF = 200  # beam sent with every search: recall@10 0.997 vs 0.979 at the server's 50 (real embeddings)
 _SLACK = 1.5
 _GROWTH = 4

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 Keys = np.ndarray[Any, np.dtype[np.int64]]
 _MIN_ROWS = 64
-_EXACT_AMONG = 4096  # a candidate set this small is scored whole, without the graph
+EXACT_LIMIT = 4096  # candidate sets up to this size are scored whole: no graph or server asked
 _GROWTH = 4
 
 
@@ -201,7 +201,7 @@ class VectorTable:
         if (
             approximate_from is not None
             and len(self.rows) >= approximate_from
-            and (candidates is None or len(candidates) > _EXACT_AMONG)
+            and (candidates is None or len(candidates) > EXACT_LIMIT)
         ):
             found = self._proposed(query32, count, candidates)
         if found is None:
@@ -229,8 +229,12 @@ class VectorTable:
             return False
         if self.graph is None:
             self.graph = GraphIndex(self.metric, self.dimension)
+        elif self.graph.current(self.next_key):
+            return True  # the usual search: skip the scan of every row's key
         try:
-            return self.graph.catch_up(self.keys, self.vectors, self.live, wait, background_from)
+            return self.graph.catch_up(
+                self.keys, self.vectors, self.live, self.next_key, wait, background_from
+            )
         except GraphFailed as exc:
             logger.warning("%s; searching exactly until another is built", exc)
             self.graph = None

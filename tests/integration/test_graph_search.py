@@ -78,6 +78,19 @@ def exact(
         docs._core.approximate_from = saved
 
 
+def saved_with_graph(
+    client: ScintireteClient, cache: Path, vectors: np.ndarray
+) -> tuple[str, DocumentCollection]:
+    """A new collection of ``vectors`` whose writer searched it (the graph is built) and was
+    closed, so view and graph are in ``cache``."""
+    name = f"g_{uuid.uuid4().hex[:8]}"
+    writer = open_docs(client, name, cache)
+    writer.upsert(records(vectors))
+    writer.search(vectors[0], k=1)
+    writer._close_for("test")
+    return name, writer
+
+
 def graph_of(docs: DocumentCollection) -> graph_module.GraphIndex:
     graph = docs._core.view.vectors.graph
     assert graph is not None
@@ -236,12 +249,8 @@ def test_the_graph_is_saved_with_the_view_and_opened_without_a_rebuild(
 def test_a_cache_from_a_store_without_usearch_and_one_read_without_it_both_open(
     client: ScintireteClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = f"g_{uuid.uuid4().hex[:8]}"
     vectors = clustered(1000)
-    writer = open_docs(client, name, tmp_path)
-    writer.upsert(records(vectors))
-    writer.search(vectors[0], k=1)
-    writer._close_for("test")  # saved with the graph
+    name, _ = saved_with_graph(client, tmp_path, vectors)
     with monkeypatch.context() as missing:
         missing.setattr(view_cache_module, "GRAPH_AVAILABLE", False)
         missing.setattr("scintirete_integrations.documents.vectors.GRAPH_AVAILABLE", False)
@@ -464,7 +473,7 @@ def test_every_record_is_found_by_its_own_vector(client: ScintireteClient) -> No
 def test_a_saved_graph_of_each_metric_loads_and_refuses_another_shape(metric: Metric) -> None:
     graph = graph_module.GraphIndex(metric, 8)
     vectors = np.random.default_rng(1).random((50, 8)).astype(np.float32)
-    assert graph.catch_up(np.arange(50), vectors, np.ones(50, bool))
+    assert graph.catch_up(np.arange(50), vectors, np.ones(50, bool), 50)
     loaded = graph_module.GraphIndex.load(metric, 8, graph.save(), graph.added_below)
     assert len(loaded) == 50 and loaded.propose(vectors[7], 1).tolist() == [7]
     with pytest.raises(ValueError, match="another shape or metric"):
