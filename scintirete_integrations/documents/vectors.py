@@ -66,6 +66,11 @@ class VectorTable:
     def aux(self) -> Matrix:
         return self._aux[: self.size]
 
+    def rows_of(self, rows: np.ndarray) -> Matrix:
+        """The vectors of ``rows`` (what a scan asks of a table, ``ScanView``)."""
+        picked: Matrix = self._matrix[rows]
+        return picked
+
     @property
     def live(self) -> np.ndarray:
         return self._live[: self.size]

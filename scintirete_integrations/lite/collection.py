@@ -18,6 +18,8 @@ from ..errors import InternalError
 from ..models import CollectionInfo, HnswConfig, Metric
 from .index.exact import PREFIX_COLUMNS, key_aux, uses_prefix
 from .index.hnsw import HnswGraph
+from .log_records import StoredRows
+from .stored_rows import StoredVectors
 
 Matrix = np.ndarray[Any, np.dtype[np.float32]]
 
@@ -40,6 +42,11 @@ class _View:
     live: np.ndarray[Any, np.dtype[np.bool_]] | None  # None: every row is live
     metadata: list[bytes]
     prefix: Matrix | None = None  # the leading columns, contiguous, where L2 scans narrow by them
+    stored: StoredVectors | None = None  # the leading rows are a snapshot's, mapped (``adopt``)
+
+    def rows_of(self, rows: np.ndarray[Any, np.dtype[np.intp]]) -> Matrix:
+        """The vectors of ``rows``; a snapshot's rows are read from its file, not through the map."""
+        return self.vectors[rows] if self.stored is None else self.stored.gather(self.vectors, rows)
 
 
 class _Collection:
@@ -66,6 +73,8 @@ class _Collection:
         #: A contiguous copy of the leading columns when scans narrow by them: reading them
         #: out of wide rows (the layer's 2,064-d page vectors) cost most of each look-up.
         self.prefix: Matrix | None = None
+        #: Set while ``vectors`` is a snapshot's map (``adopt``): chosen rows are read from the file.
+        self.stored: StoredVectors | None = None
 
     def info(self) -> CollectionInfo:
         memory = (
@@ -88,6 +97,7 @@ class _Collection:
             return
         capacity = max(self.size + rows, 2 * capacity, 64)  # doubling: appends cost O(1) amortised
         self.vectors = _grown(self.vectors, self.size, (capacity, self.dimension))
+        self.stored = None
         self.aux = _grown(self.aux, self.size, (capacity,))
         self.ids = _grown(self.ids, self.size, (capacity,))
         self.live = _grown(self.live, self.size, (capacity,))
@@ -127,6 +137,33 @@ class _Collection:
             while len(self.graph) < stop:
                 self.graph.add(self.vectors, self.aux)
 
+    def adopt(self, rows: StoredRows) -> None:
+        """Take a snapshot's rows as this empty collection's; the room after them is its capacity.
+
+        The vectors stay as given (mapped from the snapshot): appends write into their room.
+        """
+        count, capacity = len(rows.ids), len(rows.vectors)
+        if self.size or self.graph is not None or not 0 < count <= capacity:
+            raise InternalError(f"cannot adopt {count} stored rows into collection '{self.name}'")
+        if np.any(rows.ids[1:] <= rows.ids[:-1]) or rows.ids[-1] >= 2**64 - 1:
+            raise InternalError("stored row ids are not ascending")
+        self.dimension = rows.vectors.shape[1]
+        self.vectors = rows.vectors
+        self.stored = rows.stored
+        self.aux = _grown(rows.aux, count, (capacity,))
+        self.ids = _grown(rows.ids, count, (capacity,))
+        self.live = np.ones(capacity, np.bool_)
+        if uses_prefix(self.metric, self.dimension):
+            self.prefix = np.empty((capacity, PREFIX_COLUMNS), np.float64)
+            self.prefix[:count] = (
+                rows.vectors[:count, :PREFIX_COLUMNS] if rows.prefix is None else rows.prefix
+            )
+        self.metadata = list(rows.metadata)
+        self.metadata_bytes = sum(map(len, self.metadata))
+        self.max_norm = rows.max_norm
+        self.size = self.live_count = count
+        self.next_id = max(self.next_id, int(rows.ids[-1]) + 1)
+
     def live_rows_of(self, ids: Sequence[int]) -> np.ndarray[Any, np.dtype[np.intp]]:
         """Rows holding live vectors with these ids; unknown ids are skipped."""
         wanted = np.unique(np.asarray([i for i in ids if 0 < i < 2**64], dtype=np.uint64))
@@ -152,6 +189,7 @@ class _Collection:
         """Drop soft-deleted rows once they outnumber live ones (they only cost scan time)."""
         keep = np.flatnonzero(self.live[: self.size])
         self.vectors = self.vectors[keep]
+        self.stored = None
         if self.prefix is not None:
             self.prefix = self.prefix[keep]
         self.aux = self.aux[keep]
@@ -174,6 +212,7 @@ class _Collection:
             live=None if self.live_count == size else self.live[:size],
             metadata=self.metadata,
             prefix=None if self.prefix is None else self.prefix[:size],
+            stored=self.stored,
         )
 
 

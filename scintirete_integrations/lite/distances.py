@@ -66,7 +66,14 @@ def ranked(
     Ordered by distance as sent on the wire (float32), then row (= id order): equal distances
     that differ only by float64 rounding noise still tie, and the lower id wins.
     """
+    return ranked_rows(metric, vectors[candidates], candidates, query, count)
+
+
+def ranked_rows(
+    metric: Metric, candidate_vectors: Matrix, candidates: Rows, query: Matrix, count: int
+) -> tuple[Rows, Floats]:
+    """:func:`ranked` for candidates whose vectors the caller read already (in their order)."""
     with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector
-        distances = DISTANCES[metric](vectors[candidates].astype(np.float64), query.astype(np.float64))
+        distances = DISTANCES[metric](candidate_vectors.astype(np.float64), query.astype(np.float64))
     order = np.lexsort((candidates, distances.astype(np.float32)))[:count]
     return candidates[order], distances[order]

@@ -50,6 +50,7 @@ from .log_records import (
     DatabaseCreated,
     DatabaseDropped,
     Record,
+    StoredRows,
     VectorsDeleted,
     VectorsInserted,
 )
@@ -163,6 +164,8 @@ class Engine(_Snapshots):
         self._periodic: PeriodicSnapshots | None = None
         if storage is not None:
             storage.replay(self._apply)
+            if storage.outdated and storage.server is None:
+                self._start_background_save("format-upgrade")  # the next open maps its rows
             if storage.server is not None and storage.server.snapshot_interval is not None:
                 self._periodic = PeriodicSnapshots(storage.server, storage.since_snapshot, self.save)
                 self._periodic.start()
@@ -222,6 +225,8 @@ class Engine(_Snapshots):
             self._apply_collection_created(record)
         elif isinstance(record, CollectionDropped):
             del self._database(record.db)[record.name]
+        elif isinstance(record, StoredRows):
+            self._collection(record.db, record.collection).adopt(record)
         else:
             collection = self._collection(record.db, record.collection)
             collection.dimension = record.dimension
@@ -421,7 +426,7 @@ class Engine(_Snapshots):
             ids=view.ids[rows].tolist(),
             distances=distances,
             metadata=[view.metadata[row] for row in rows],
-            vectors=view.vectors[rows] if include_vectors else None,
+            vectors=view.rows_of(rows) if include_vectors else None,
         )
 
     # -- shutdown -----------------------------------------------------------------------------------

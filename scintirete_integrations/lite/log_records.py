@@ -17,6 +17,8 @@ The JSON objects (``"op"`` names the record):
 - ``collection_state`` (snapshots only): ``db``, ``collection``, ``dimension``, ``next_id``,
   ``deleted_count``: the counters that a replay of the live rows alone cannot rebuild; and
   ``rows`` when the snapshot inserts that many rows next, so a replay allocates them once.
+- ``rows`` (snapshots of format 3 only): a collection's live rows as column blocks, their
+  vectors page-aligned so that a reader maps them (``stored_rows.py``, ``docs/lite-storage.md``).
 - ``snapshot`` (first line of a snapshot): ``version``, ``generation``; ``end`` (last line): ``records``.
 
 Logs and snapshots (version 2) write an insert's vectors after its line, as raw float32 bytes
@@ -33,9 +35,12 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .stored_rows import StoredVectors
 
 __all__ = [
     "CollectionCreated",
@@ -44,6 +49,7 @@ __all__ = [
     "DatabaseCreated",
     "DatabaseDropped",
     "Record",
+    "StoredRows",
     "VectorsDeleted",
     "VectorsInserted",
     "decode_line",
@@ -221,6 +227,29 @@ class CollectionState:
         )
 
 
+@dataclass(frozen=True)
+class StoredRows:
+    """Snapshot-only: a collection's live rows (``stored_rows.py`` writes and maps them).
+
+    Written from a collection, ``vectors`` is its matrix and ``selection`` the rows of it to
+    write, in order (None: every row). Read back, ``vectors`` holds the rows and then room for
+    more (its length is the collection's capacity) and ``selection`` is None.
+    """
+
+    op: ClassVar[str] = "rows"
+    db: str
+    collection: str
+    ids: np.ndarray[Any, np.dtype[np.uint64]]
+    aux: np.ndarray[Any, np.dtype[np.float32]]
+    prefix: np.ndarray[Any, Any] | None  # float64, as the scan keeps them
+    metadata: Sequence[bytes]
+    max_norm: float
+    vectors: np.ndarray[Any, np.dtype[np.float32]]
+    selection: np.ndarray[Any, np.dtype[np.intp]] | None = None
+    #: Read back and mapped: where chosen rows are read from instead of the map.
+    stored: StoredVectors | None = None
+
+
 Record = (
     DatabaseCreated
     | DatabaseDropped
@@ -229,6 +258,7 @@ Record = (
     | VectorsInserted
     | VectorsDeleted
     | CollectionState
+    | StoredRows
 )
 
 _RECORD_TYPES: dict[str, Any] = {
@@ -290,6 +320,8 @@ def encode_record(record: Record, *, raw_vectors: bool = False) -> bytes:
     (``raw``) and CRC32 (``raw_crc``). Base64 and its decoding took most of the time a large
     snapshot needed to load.
     """
+    if isinstance(record, StoredRows):
+        raise TypeError("a rows record is written by stored_rows.write_rows, into snapshots only")
     payload = {"op": record.op, **record.to_json()}
     if not isinstance(record, VectorsInserted):
         return frame(payload)

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .log_records import (
     CollectionState,
     DatabaseCreated,
     Record,
+    StoredRows,
     VectorsDeleted,
     VectorsInserted,
 )
@@ -156,14 +158,15 @@ def _snapshot_records(
     for created, state, view, graph in states:
         yield created
         if not graph:
+            yield state
             rows = _first_live_rows(view, view.size)
-            yield replace(state, rows=len(rows))
-        else:
-            # A graph is a function of every vector ever inserted, in order: keep the deleted
-            # rows (without metadata) and delete them again, so a replay rebuilds the same graph.
-            rows = np.arange(view.size)
-        for start in range(0, len(rows), _SNAPSHOT_CHUNK_ROWS):
-            chunk = rows[start : start + _SNAPSHOT_CHUNK_ROWS]
+            if len(rows):
+                yield _stored_rows(created, view, None if view.live is None else rows)
+            continue
+        # A graph is a function of every vector ever inserted, in order: keep the deleted
+        # rows (without metadata) and delete them again, so a replay rebuilds the same graph.
+        for start in range(0, view.size, _SNAPSHOT_CHUNK_ROWS):
+            chunk = np.arange(start, min(start + _SNAPSHOT_CHUNK_ROWS, view.size))
             live = view.live
             yield VectorsInserted(
                 created.db,
@@ -172,7 +175,26 @@ def _snapshot_records(
                 view.vectors[chunk],
                 [view.metadata[row] if live is None or live[row] else b"" for row in chunk],
             )
-        if graph:
-            if view.live is not None:
-                yield VectorsDeleted(created.db, created.name, view.ids[~view.live].tolist())
-            yield state  # after the deletes: it sets the counters outright
+        if view.live is not None:
+            yield VectorsDeleted(created.db, created.name, view.ids[~view.live].tolist())
+        yield state  # after the deletes: it sets the counters outright
+
+
+def _stored_rows(
+    created: CollectionCreated, view: _View, selection: np.ndarray[Any, Any] | None
+) -> StoredRows:
+    """The live rows of ``view`` (``selection`` of them, or all) as one record (``stored_rows.py``)."""
+    everything = slice(None) if selection is None else selection
+    metadata = view.metadata[: view.size] if selection is None else [view.metadata[row] for row in selection]
+    return StoredRows(
+        created.db,
+        created.name,
+        ids=view.ids[everything],
+        aux=view.aux[everything],
+        prefix=None if view.prefix is None else view.prefix[everything],
+        metadata=metadata,
+        max_norm=view.max_norm,
+        vectors=view.vectors,
+        selection=selection,
+        stored=view.stored,
+    )

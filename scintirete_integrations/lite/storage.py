@@ -8,7 +8,9 @@ A data directory holds::
 
 Both files hold the records of ``log_records.py``, one JSON line each, an insert's vectors
 following its line as raw bytes (files with base64 vectors inside the line, as older releases
-wrote them, are read too). With server
+wrote them, are read too). A snapshot writes each collection's rows as one ``rows`` record
+whose vectors the next process maps instead of reading (``stored_rows.py``,
+``docs/lite-storage.md``). With server
 persistence (``server_log.py``) the logs are ``log.000007.aof`` instead, written the way the
 real server writes its log: metadata dropped, the last bytes in a 4,096-byte buffer.
 
@@ -40,8 +42,9 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ..errors import InternalError, ScintireteError
-from .log_records import Record, encode_record, frame, int_field, record_after, unframe
+from .log_records import Record, StoredRows, encode_record, frame, int_field, record_after, unframe
 from .server_log import BufioWriter, ServerPersistence, command_chunks, read_commands
+from .stored_rows import read_rows, write_rows
 
 __all__ = [
     "FSYNC_POLICIES",
@@ -61,8 +64,10 @@ SNAPSHOT_NAME = "snapshot.jsonl"
 LOCK_NAME = "LOCK"
 _SNAPSHOT_TMP = SNAPSHOT_NAME + ".tmp"
 _LOG_PATTERN = re.compile(r"^log\.(\d{6,})\.(jsonl|aof)$")
-_FORMAT_VERSION = 2  # 2: an insert's vectors follow its line as raw bytes (log_records.encode_record)
-_READABLE_VERSIONS = (1, 2)
+# 2: an insert's vectors follow its line as raw bytes (log_records.encode_record);
+# 3: a collection's rows are one ``rows`` record whose vectors a reader maps (stored_rows.py)
+_FORMAT_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 
 class StorageError(InternalError):
@@ -153,6 +158,8 @@ class Storage:
         self._dirty = False
         snapshot = self.directory / SNAPSHOT_NAME
         self.snapshot_bytes = snapshot.stat().st_size if snapshot.exists() else 0
+        #: The format of the snapshot replayed (0: none); older ones are rewritten (``outdated``).
+        self.snapshot_version = 0
         self._failure: str | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -167,6 +174,11 @@ class Storage:
     def log_bytes(self) -> int:
         """Size of the current log file: how much a snapshot would compact."""
         return self._log_bytes
+
+    @property
+    def outdated(self) -> bool:
+        """Whether the snapshot replayed is of an older format than the one written now."""
+        return 0 < self.snapshot_version < _FORMAT_VERSION
 
     def since_snapshot(self) -> tuple[int, float]:
         """Write commands logged since the last snapshot (or the start), and seconds since then."""
@@ -265,6 +277,7 @@ class Storage:
                         if data["op"] != "snapshot" or data.get("version") not in _READABLE_VERSIONS:
                             raise ValueError(f"not a version {_FORMAT_VERSION} snapshot header")
                         generation = int_field(data, "generation")
+                        self.snapshot_version = int_field(data, "version")
                         continue
                     line = file.readline()
                     if not line:
@@ -276,6 +289,9 @@ class Storage:
                         if int_field(data, "records") != count:
                             raise ValueError(f"end marker counts {data['records']} records, found {count}")
                         ended = True
+                    elif data["op"] == StoredRows.op:
+                        apply(read_rows(data, file, path))
+                        count += 1
                     else:
                         apply(record_after(data, file))
                         count += 1
@@ -454,7 +470,10 @@ class Storage:
                 out.write(frame({"op": "snapshot", "version": _FORMAT_VERSION, "generation": generation}))
                 count = 0
                 for record in records:
-                    out.write(encode_record(record, raw_vectors=True))
+                    if isinstance(record, StoredRows):
+                        write_rows(out, record)
+                    else:
+                        out.write(encode_record(record, raw_vectors=True))
                     count += 1
                 out.write(frame({"op": "end", "records": count}))
                 out.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import logging
@@ -26,6 +25,7 @@ from scintirete_integrations.lite.log_records import (
     DatabaseCreated,
     DatabaseDropped,
     Record,
+    StoredRows,
     VectorsDeleted,
     VectorsInserted,
     decode_line,
@@ -261,21 +261,32 @@ def test_a_record_that_does_not_fit_the_state_is_corruption(data_dir: Path) -> N
 
 
 def file_records(data: bytes) -> list[bytes]:
-    """A snapshot or log cut into its records: each line, with the vector bytes after an insert line."""
+    """A snapshot or log cut into its records: each line, with the bytes that follow an insert
+    line (its vectors) or a rows line (columns, padding, vectors and room)."""
     records, at = [], 0
     while at < len(data):
         end = data.index(b"\n", at) + 1
-        raw = json.loads(data[at + 9 : end - 1]).get("raw", 0)
-        records.append(data[at : end + raw])
-        at = end + raw
+        line = json.loads(data[at + 9 : end - 1])
+        after = line.get("raw", 0)
+        if line["op"] == "rows":
+            count = line["count"]
+            columns = end + count * (16 + 8 * line["prefix"]) + line["metadata"]
+            after = columns + -columns % 4096 - end + (count + line["spare"]) * line["dim"] * 4
+        records.append(data[at : end + after])
+        at = end + after
     return records
 
 
-def _damage_insert(records: list[bytes], how: Callable[[bytes], bytes], cut: bool = False) -> list[bytes]:
-    """The snapshot with its last insert record (line and vector bytes) changed by ``how``, and
+def _damage_rows(records: list[bytes], how: Callable[[bytes], bytes], cut: bool = False) -> list[bytes]:
+    """The snapshot with its last rows record (line, columns, vectors) changed by ``how``, and
     with ``cut`` the file ending there (a torn write)."""
-    last = max(i for i, record in enumerate(records) if b'"raw":' in record.split(b"\n", 1)[0])
+    last = max(i for i, record in enumerate(records) if b'"op":"rows"' in record.split(b"\n", 1)[0])
     return [*records[:last], how(records[last]), *([] if cut else records[last + 1 :])]
+
+
+def _flip_first_column_byte(record: bytes) -> bytes:
+    at = record.index(b"\n") + 1
+    return record[:at] + bytes([record[at] ^ 1]) + record[at + 1 :]
 
 
 @pytest.mark.parametrize(
@@ -283,11 +294,15 @@ def _damage_insert(records: list[bytes], how: Callable[[bytes], bytes], cut: boo
     [
         (lambda records: records[:-1], "incomplete \\(no end marker\\)"),
         (lambda records: [*records[:-2], records[-1]], "end marker counts"),
-        (lambda records: [records[1], *records[1:]], "not a version 2 snapshot header"),
+        (lambda records: [records[1], *records[1:]], "not a version 3 snapshot header"),
         (lambda records: [*records, records[-1]], "data after the end marker"),
         (lambda records: [records[0], records[1][:-3] + b"x\n", *records[2:]], "record 2: CRC mismatch"),
-        (lambda records: _damage_insert(records, lambda r: r[:-1] + bytes([r[-1] ^ 1])), "vector bytes"),
-        (lambda records: _damage_insert(records, lambda r: r[:-4], cut=True), "incomplete record"),
+        (lambda records: _damage_rows(records, _flip_first_column_byte), "CRC mismatch in the rows record"),
+        (
+            lambda records: _damage_rows(records, lambda r: r[: r.index(b"\n") + 20], cut=True),
+            "incomplete rows",
+        ),
+        (lambda records: _damage_rows(records, lambda r: r[:-4], cut=True), "ends inside its vectors"),
     ],
 )
 def test_a_damaged_snapshot_refuses_to_start(data_dir: Path, damage: object, message: str) -> None:
@@ -302,50 +317,44 @@ def test_a_damaged_snapshot_refuses_to_start(data_dir: Path, damage: object, mes
         Engine.open(str(data_dir))
 
 
-def test_a_version_1_snapshot_with_base64_vectors_still_opens(data_dir: Path) -> None:
+def _legacy_snapshot(engine: Engine, version: int) -> bytes:
+    """The engine's state as a snapshot of ``version`` 1 (base64 vectors in the lines) or 2 (raw
+    vector bytes after them): inserts instead of rows records."""
+    generation = engine._storage.rotate()  # type: ignore[union-attr]
+    out = [frame({"op": "snapshot", "version": version, "generation": generation})]
+    count = 0
+    for record in engine._state_records():
+        if isinstance(record, StoredRows):
+            rows = len(record.ids)
+            record = VectorsInserted(
+                record.db, record.collection, record.ids.tolist(), record.vectors[:rows], record.metadata
+            )
+            if len(record.ids) != len(record.metadata) or record.vectors.shape[0] != rows:
+                raise AssertionError("test fixture: rows record with a selection")
+        out.append(encode_record(record, raw_vectors=version == 2))
+        count += 1
+    out.append(frame({"op": "end", "records": count}))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_snapshots_of_versions_1_and_2_still_open(data_dir: Path, version: int) -> None:
     engine = Engine.open(str(data_dir))
-    fill(engine)
-    engine.save()
+    engine.create_database("db")
+    engine.create_collection("db", "c", Metric.L2)
+    engine.insert("db", "c", np.arange(60, dtype=np.float32).reshape(20, 3), [b"m%d" % i for i in range(20)])
+    engine.create_collection("db", "empty", Metric.COSINE)
     before = state(engine)
+    legacy = _legacy_snapshot(engine, version)
     engine.close()
-    snapshot = data_dir / "snapshot.jsonl"
-    records = file_records(snapshot.read_bytes())
-    header = json.loads(records[0][9:-1])
-    rewritten = [frame({**header, "version": 1})]
-    for record in records[1:]:
-        line_end = record.index(b"\n") + 1
-        data = json.loads(record[9 : line_end - 1])
-        if "raw" in data:
-            vectors = base64.b64encode(record[line_end:])
-            del data["raw"], data["raw_crc"]
-            rewritten.append(frame(data, vectors))
-        else:
-            rewritten.append(record)
-    snapshot.write_bytes(b"".join(rewritten))
+    for log in log_files(data_dir):
+        log.unlink()
+    (data_dir / "snapshot.jsonl").write_bytes(legacy)
     reopened = Engine.open(str(data_dir))
     try:
         assert state(reopened) == before
     finally:
         reopened.close()
-
-
-def test_a_snapshot_says_how_many_rows_follow_so_that_a_replay_allocates_them_once(data_dir: Path) -> None:
-    engine = Engine.open(str(data_dir))
-    engine.create_database("db")
-    engine.create_collection("db", "c", Metric.L2)
-    for batch in range(10):
-        engine.insert("db", "c", np.full((70, 3), batch, np.float32))
-    engine.delete("db", "c", [1, 2])
-    engine.save()
-    engine.close()
-    assert b'"rows":698' in (data_dir / "snapshot.jsonl").read_bytes()
-    again = Engine.open(str(data_dir))
-    try:
-        collection = again._collection("db", "c")
-        assert (collection.size, len(collection.ids), len(collection.vectors)) == (698, 698, 698)
-        assert again.collection_info("db", "c").vector_count == 698
-    finally:
-        again.close()
 
 
 def test_logs_must_continue_the_snapshot(data_dir: Path) -> None:

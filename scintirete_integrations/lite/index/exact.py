@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ...models import Metric
-from ..distances import ranked
+from ..distances import ranked_rows
 
 __all__ = ["PREFIX_COLUMNS", "ScanView", "key_aux", "nearest", "uses_prefix"]
 
@@ -48,6 +48,9 @@ class ScanView(Protocol):
     @property
     def prefix(self) -> Matrix | None:
         """The first :data:`PREFIX_COLUMNS` columns kept contiguous, or None (sliced per scan)."""
+
+    def rows_of(self, rows: Rows) -> Matrix:
+        """The vectors of ``rows``, in that order."""
 
 
 # -- the full scan: a float32 ranking key per metric, from one matrix-vector product -------------
@@ -165,7 +168,7 @@ def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
     first = first[np.isfinite(prefix[first])]
     if not len(first):
         return None
-    whole = view.vectors[first].astype(np.float64) - query.astype(np.float64)
+    whole = view.rows_of(first).astype(np.float64) - query.astype(np.float64)
     bound = float(np.einsum("ij,ij->i", whole, whole).max())
     candidates = np.flatnonzero(prefix <= bound)
     return candidates if len(candidates) <= max(4 * count, view.size // 8) else None
@@ -178,7 +181,7 @@ def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
         with np.errstate(over="ignore", invalid="ignore"):
             narrowed = _by_prefix(view, query, count)
         if narrowed is not None:
-            return ranked(view.metric, view.vectors, narrowed, query, count)
+            return ranked_rows(view.metric, view.rows_of(narrowed), narrowed, query, count)
     with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
         keys = _all_keys(ops, view, query)
         if view.live is not None:
@@ -196,4 +199,4 @@ def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
             # Every live row: also when a stored NaN or huge vector makes a key or the error bound
             # NaN or infinite, where it would tie with the deleted rows' +inf keys.
             candidates = np.flatnonzero(view.live) if view.live is not None else np.arange(view.size)
-    return ranked(view.metric, view.vectors, candidates, query, count)
+    return ranked_rows(view.metric, view.rows_of(candidates), candidates, query, count)
