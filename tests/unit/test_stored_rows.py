@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import mmap
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +174,26 @@ def test_a_snapshot_of_an_older_format_is_rewritten_in_the_background(tmp_path: 
         assert state(reopened) == before
     finally:
         reopened.close()
+
+
+def test_a_process_killed_after_writing_into_the_room_loses_nothing(tmp_path: Path) -> None:
+    engine, _ = _filled(tmp_path)
+    engine.save()
+    engine.close()
+    script = f"""
+import os, numpy as np
+from scintirete_integrations.lite.engine import Engine
+engine = Engine.open({str(tmp_path)!r})
+engine.insert("db", "wide", np.full((7, {WIDE}), 4.0, np.float32), [b"after"] * 7)
+engine.delete("db", "narrow", [4])
+os._exit(0)  # killed: no close, no snapshot
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    again = Engine.open(str(tmp_path))
+    try:
+        assert again.collection_info("db", "wide").vector_count == 297 + 7
+        assert again.collection_info("db", "narrow").vector_count == 299
+        hits = again.search("db", "wide", np.full(WIDE, 4.0, np.float32), 7, include_vectors=True)
+        assert hits.metadata == [b"after"] * 7 and hits.distances == [0.0] * 7
+    finally:
+        again.close()
