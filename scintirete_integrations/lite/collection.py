@@ -143,6 +143,9 @@ class _Collection:
         The vectors stay as given (mapped from the snapshot): appends write into their room.
         """
         count, capacity = len(rows.ids), len(rows.vectors)
+        if self.graph is not None and not self.size:  # opened with a graph index: build it
+            self.append(rows.ids.tolist(), np.array(rows.vectors[:count], np.float32), rows.metadata)
+            return
         if self.size or self.graph is not None or not 0 < count <= capacity:
             raise InternalError(f"cannot adopt {count} stored rows into collection '{self.name}'")
         if np.any(rows.ids[1:] <= rows.ids[:-1]) or rows.ids[-1] >= 2**64 - 1:

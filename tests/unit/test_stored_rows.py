@@ -197,3 +197,17 @@ os._exit(0)  # killed: no close, no snapshot
         assert hits.metadata == [b"after"] * 7 and hits.distances == [0.0] * 7
     finally:
         again.close()
+
+
+def test_a_directory_snapshotted_without_a_graph_opens_with_one(tmp_path: Path) -> None:
+    engine, _ = _filled(tmp_path)
+    engine.save()
+    engine.close()
+    again = Engine.open(str(tmp_path), index="hnsw")
+    try:
+        narrow = again._collection("db", "narrow")
+        assert narrow.graph is not None and len(narrow.graph) == narrow.size == 300
+        hits = again.search("db", "narrow", narrow.vectors[10], 1)
+        assert hits.ids == [11] and hits.distances[0] == pytest.approx(0.0, abs=1e-6)
+    finally:
+        again.close()
