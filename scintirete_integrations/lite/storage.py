@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from ..errors import InternalError, ScintireteError
+from .files import describe, fsync_directory, lock_file, write_all
 from .log_records import Record, StoredRows, encode_record, frame, int_field, record_after, unframe
 from .server_log import BufioWriter, ServerPersistence, command_chunks, read_commands
 from .stored_rows import read_rows, write_rows
@@ -76,43 +76,6 @@ class StorageError(InternalError):
 
 class CorruptLogError(StorageError):
     """A snapshot or log line is damaged where it cannot be a torn final write."""
-
-
-# -- files ----------------------------------------------------------------------------------------
-
-
-def _describe(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename or a new file durable (POSIX needs the directory itself synced)."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _lock_file(fd: int) -> bool:
-    if sys.platform == "win32":
-        return True
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 class Storage:
@@ -189,8 +152,8 @@ class Storage:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StorageError(f"data directory {self.directory} is not usable: {_describe(exc)}") from exc
-        if not _lock_file(fd):
+            raise StorageError(f"data directory {self.directory} is not usable: {describe(exc)}") from exc
+        if not lock_file(fd):
             os.close(fd)
             raise StorageError(
                 f"data directory {self.directory} is in use by another process (one process owns a "
@@ -343,14 +306,14 @@ class Storage:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StorageError(f"cannot open log {path}: {_describe(exc)}") from exc
+            raise StorageError(f"cannot open log {path}: {describe(exc)}") from exc
         self._fd = fd
         self._generation = generation
         self._log_bytes = os.fstat(fd).st_size
         self._buffer = self._new_buffer(fd)
 
     def _new_buffer(self, fd: int) -> BufioWriter | None:
-        return None if self.server is None else BufioWriter(lambda data: _write_all(fd, data))
+        return None if self.server is None else BufioWriter(lambda data: write_all(fd, data))
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -370,16 +333,16 @@ class Storage:
                         self._buffer.write(chunk)
                 except OSError as exc:
                     # The file may now end inside a command; like Go's bufio, take no more writes.
-                    self._failure = f"could not write to {path}: {_describe(exc)}"
+                    self._failure = f"could not write to {path}: {describe(exc)}"
                     raise StorageError(self._failure) from exc
             else:
                 try:
-                    _write_all(fd, chunks[0])
+                    write_all(fd, chunks[0])
                     if self.fsync == "always":
                         os.fsync(fd)
                 except OSError as exc:
                     self._undo_partial_write(fd, path)
-                    raise StorageError(f"could not write to {path}: {_describe(exc)}") from exc
+                    raise StorageError(f"could not write to {path}: {describe(exc)}") from exc
             self._log_bytes += sum(map(len, chunks))
             self._writes += 1
             self._dirty = True
@@ -396,7 +359,7 @@ class Storage:
         try:
             os.ftruncate(fd, self._log_bytes)
         except OSError as exc:
-            self._failure = f"could not cut a partial record off {path}: {_describe(exc)}"
+            self._failure = f"could not cut a partial record off {path}: {describe(exc)}"
             logger.error("%s", self._failure)
 
     def _flush_buffer(self) -> None:
@@ -406,7 +369,7 @@ class Storage:
         try:
             self._buffer.flush()
         except OSError as exc:
-            self._failure = f"could not write to {self._log_path(self._generation)}: {_describe(exc)}"
+            self._failure = f"could not write to {self._log_path(self._generation)}: {describe(exc)}"
             raise StorageError(self._failure) from exc
 
     def sync(self) -> None:
@@ -421,7 +384,7 @@ class Storage:
                 os.fsync(self._fd)
             except OSError as exc:
                 # After a failed fsync the kernel may have dropped the dirty pages: stop writing.
-                self._failure = f"fsync of {self._log_path(self._generation)} failed: {_describe(exc)}"
+                self._failure = f"fsync of {self._log_path(self._generation)} failed: {describe(exc)}"
                 raise StorageError(self._failure) from exc
             self._dirty = False
 
@@ -442,7 +405,7 @@ class Storage:
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise StorageError(f"cannot create log {path}: {_describe(exc)}") from exc
+                raise StorageError(f"cannot create log {path}: {describe(exc)}") from exc
             try:
                 os.fsync(old_fd)  # the old log must be whole before anything depends on the new one
                 fsync_directory(self.directory)
@@ -450,7 +413,7 @@ class Storage:
                 os.close(fd)
                 with suppress(OSError):
                     path.unlink()
-                raise StorageError(f"could not sync {self.directory}: {_describe(exc)}") from exc
+                raise StorageError(f"could not sync {self.directory}: {describe(exc)}") from exc
             os.close(old_fd)
             self._fd, self._generation, self._log_bytes, self._dirty = fd, generation, 0, False
             self._buffer = self._new_buffer(fd)
@@ -484,7 +447,7 @@ class Storage:
         except OSError as exc:
             with suppress(OSError):
                 tmp.unlink()
-            raise StorageError(f"could not write snapshot {final}: {_describe(exc)}") from exc
+            raise StorageError(f"could not write snapshot {final}: {describe(exc)}") from exc
         self.snapshot_bytes = size
         for old in self._log_generations():
             if old < generation:
