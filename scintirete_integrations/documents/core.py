@@ -189,7 +189,8 @@ class CollectionCore:
         with self.lock:
             if restored is not None and self.view.applied_upto == 0 and not self.view.applied_above:
                 self.view.become(restored)
-                self._saved_anchor = restored.anchor
+                # An older file is saved again in the current version at the next save.
+                self._saved_anchor = None if self.view_cache.loaded_outdated else restored.anchor
                 self._saved_graph = restored.vectors.graph is not None
                 self.opened_from_cache = True
             else:

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import NotFoundError
 from ..lite.storage import fsync_directory
 from ..models import Metric
+from .cached_texts import LAZY_TEXTS, CachedRecord, CachedTexts
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .graph import GraphIndex
 from .pages import books_plan, read_stored_plan
@@ -36,15 +37,16 @@ __all__ = ["SAVE_AFTER_READ", "ViewCache"]
 
 logger = logging.getLogger(__name__)
 
-MAGIC = b"SCIVIEW\x02"
-_READABLE = (b"SCIVIEW\x01", MAGIC)  # version 1: no row keys, no graph
+MAGIC = b"SCIVIEW\x03"
+# version 1: no row keys, no graph; 1 and 2: no text CRCs, the file's CRC covers the texts
+_READABLE = (b"SCIVIEW\x01", b"SCIVIEW\x02", MAGIC)
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
 _MAX_HEADER = 1 << 20
 _TEXT_READ = 1 << 20  # bytes of texts read at a time
 # The sections, in file order (docs/view-cache.md).
 _SECTIONS = (
     "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
-    "text_sizes", "texts", "versions", "digests", "vectors",
+    "text_sizes", "text_crcs", "texts", "versions", "digests", "vectors",
 )  # fmt: skip
 _OPTIONAL = ("keys", "graph")  # version 2, after the others: row keys, and the graph when saved
 _STATE_FIELDS = (
@@ -75,6 +77,8 @@ class ViewCache:
         self.names = names
         self.metric = metric
         self.path = Path(directory) / _safe_part(names.db) / f"{_safe_part(names.name)}.{metric.value}.view"
+        #: Whether the last file loaded was of an older version (the next save rewrites it).
+        self.loaded_outdated = False
 
     def __repr__(self) -> str:
         return f"ViewCache({str(self.path)!r})"
@@ -111,7 +115,10 @@ class ViewCache:
         """The cached view, checked whole; None (and a log line) when absent or not usable."""
         try:
             with open(self.path, "rb") as file:
-                return decode_view(file, self.names, self.metric)
+                view = decode_view(file, self.names, self.metric)
+                file.seek(0)
+                self.loaded_outdated = file.read(len(MAGIC)) != MAGIC
+                return view
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -165,6 +172,7 @@ def encode_view(view: View, names: Names, metric: Metric, graph: GraphIndex | No
             [[sid, version] for sid, version in view.versions.items() if sid not in view.records]
         ),
         "text_sizes": np.array([len(text) for text in texts], dtype="<i8").tobytes(),
+        "text_crcs": np.array([zlib.crc32(text) for text in texts], dtype="<u4").tobytes(),
         "texts": b"".join(texts),
         "versions": np.array([view.versions[sid] for sid in sids], dtype="<i8").tobytes(),
         "digests": b"".join(view.digests[sid] for sid in sids),
@@ -197,7 +205,8 @@ def encode_view(view: View, names: Names, metric: Metric, graph: GraphIndex | No
     parts = [MAGIC, len(header).to_bytes(8, "little"), header, *sections.values()]
     crc = 0
     for part in parts:
-        crc = zlib.crc32(part, crc)
+        if part is not sections["texts"]:  # each text has its own CRC (text_crcs)
+            crc = zlib.crc32(part, crc)
     return [*parts, crc.to_bytes(4, "little")]
 
 
@@ -208,6 +217,7 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     start = file.read(16)
     if len(start) < 16 or start[:8] not in _READABLE:
         raise ValueError("not a view cache of this version")
+    version = start[7]
     size = int.from_bytes(start[8:16], "little")
     if size > _MAX_HEADER:
         raise ValueError("header too long")
@@ -217,10 +227,19 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     if (header["db"], header["name"], header["metric"]) != (names.db, names.name, metric.value):
         raise ValueError(f"it belongs to {header['db']}/{header['name']} ({header['metric']})")
     count, width = int(header["count"]), int(header["width"])
-    item = {"homes": 4, "text_sizes": 8, "versions": 8, "digests": 16, "vectors": 4 * width, "keys": 8}
+    item = {
+        "homes": 4,
+        "text_sizes": 8,
+        "text_crcs": 4,
+        "versions": 8,
+        "digests": 16,
+        "vectors": 4 * width,
+        "keys": 8,
+    }
     sections: dict[str, Any] = {}
     at = 0
-    for name in (*_SECTIONS, *(n for n in _OPTIONAL if n in header["sections"])):
+    names_in_file = [n for n in _SECTIONS if version >= 3 or n != "text_crcs"]
+    for name in (*names_in_file, *(n for n in _OPTIONAL if n in header["sections"])):
         offset, length = (int(v) for v in header["sections"][name])
         if offset != at or length < 0 or (name in item and length != item[name] * count):
             raise ValueError(f"section {name!r} does not fit")
@@ -228,6 +247,13 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
             sizes = np.frombuffer(sections["text_sizes"], dtype="<i8").tolist()
             if sum(sizes) != length or min(sizes, default=0) < 0:
                 raise ValueError("text sizes do not add up to the texts")
+            text_crcs = np.frombuffer(sections["text_crcs"], dtype="<u4") if version >= 3 else None
+            if text_crcs is not None and LAZY_TEXTS and isinstance(file.name, str):
+                # Left in the file: a record's text is read and checked when it is used.
+                sections[name] = CachedTexts(Path(file.name), file.tell(), np.array(sizes), text_crcs)
+                file.seek(length, io.SEEK_CUR)
+                at += length
+                continue
             texts: list[str] = []
             first = 0
             while first < len(sizes):  # about a megabyte of texts at a time
@@ -236,11 +262,15 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
                     total += sizes[last]
                     last += 1
                 chunk = _read_exactly(file, total)
-                crc = zlib.crc32(chunk, crc)
                 view_of = memoryview(chunk)
+                if text_crcs is None:
+                    crc = zlib.crc32(chunk, crc)
                 position = 0
-                for text_size in sizes[first:last]:
-                    texts.append(str(view_of[position : position + text_size], "utf-8"))
+                for index, text_size in enumerate(sizes[first:last], first):
+                    text = view_of[position : position + text_size]
+                    if text_crcs is not None and zlib.crc32(text) != text_crcs[index]:
+                        raise ValueError(f"text {index} does not match its checksum")
+                    texts.append(str(text, "utf-8"))
                     position += text_size
                 first = last
             sections[name] = texts
@@ -277,10 +307,16 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     view.data_vectors = {str(k): int(v) for k, v in view.data_vectors.items()}
     seq, digest = header["anchor"]
     view.anchor = (int(seq), bytes.fromhex(digest))
-    view.records = {
-        sid: Record(sid, text, None, meta, group)
-        for sid, text, meta, group in zip(sids, texts, metadata, groups, strict=True)
-    }
+    if isinstance(texts, CachedTexts):
+        view.records = {
+            sid: CachedRecord.of(sid, meta, group, texts, index)
+            for index, (sid, meta, group) in enumerate(zip(sids, metadata, groups, strict=True))
+        }
+    else:
+        view.records = {
+            sid: Record(sid, text, None, meta, group)
+            for sid, text, meta, group in zip(sids, texts, metadata, groups, strict=True)
+        }
     step = len(fingerprints) // count if count else 0
     view.fingerprints = {sid: fingerprints[i * step : (i + 1) * step] for i, sid in enumerate(sids)}
     view.homes = {sid: homes[h] for sid, h in zip(sids, home_of, strict=True)}

@@ -283,17 +283,24 @@ def test_version_1_caches_still_open(client: ScintireteClient, tmp_path: Path) -
 
 
 def _as_version_1(parts: list[bytes]) -> bytes:
+    """A version 3 file written as version 1 would have it: no row keys, no text CRCs."""
     import json
     import zlib
 
     header = json.loads(parts[2])
-    keys_at, keys_length = header["sections"].pop("keys")
     for name in ("next_key", "graph_added_below"):
         header.pop(name)
     body = b"".join(parts[3:-1])
-    body = body[:keys_at] + body[keys_at + keys_length :]
+    kept, at = {}, 0
+    for name, (offset, length) in header["sections"].items():
+        if name not in ("keys", "text_crcs"):
+            kept[name] = body[offset : offset + length]
+    header["sections"] = {}
+    for name, blob in kept.items():
+        header["sections"][name] = [at, len(blob)]
+        at += len(blob)
     raw = json.dumps(header).encode()
-    blob = b"SCIVIEW\x01" + len(raw).to_bytes(8, "little") + raw + body
+    blob = b"SCIVIEW\x01" + len(raw).to_bytes(8, "little") + raw + b"".join(kept.values())
     return blob + zlib.crc32(blob).to_bytes(4, "little")
 
 
