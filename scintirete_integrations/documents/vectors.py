@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..lite.distances import ranked
+from ..lite.distances import ranked_rows
 from ..lite.index.exact import key_aux, nearest
+from ..lite.stored_rows import StoredVectors
 from ..models import Metric
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .graph import CANDIDATES, RECORDS_PER_PROPOSAL, GraphFailed, GraphIndex
@@ -51,6 +52,9 @@ class VectorTable:
         self._row_of_key: Keys = np.zeros(0, np.int64)  # -1: removed; grown by doubling
         self._next_key = 0
         self.graph: GraphIndex | None = None
+        #: Set while the matrix is mapped from a view cache (``adopt``): chosen rows are read from
+        #: the file, since reading them through the map makes the kernel map whole folios.
+        self._stored: StoredVectors | None = None
 
     # -- the ScanView protocol of lite/index/exact.py
 
@@ -68,6 +72,8 @@ class VectorTable:
 
     def rows_of(self, rows: np.ndarray) -> Matrix:
         """The vectors of ``rows`` (what a scan asks of a table, ``ScanView``)."""
+        if self._stored is not None:
+            return self._stored.gather(self._matrix, rows)
         picked: Matrix = self._matrix[rows]
         return picked
 
@@ -117,11 +123,22 @@ class VectorTable:
         self.rows.update(zip(sids, range(start, end), strict=True))
 
     def adopt(
-        self, sids: list[str], vectors: np.ndarray, keys: Keys | None = None, next_key: int = 0
+        self,
+        sids: list[str],
+        vectors: np.ndarray,
+        keys: Keys | None = None,
+        next_key: int = 0,
+        *,
+        stored: StoredVectors | None = None,
+        squares: np.ndarray | None = None,
     ) -> None:
         """Start an empty table with ``vectors[i]`` for ``sids[i]`` (distinct), in this order; a
         writable float32 matrix is kept as it is, not copied. ``keys`` (distinct, below
-        ``next_key``) are the rows' keys, as a saved graph knows them; by default 0, 1, 2..."""
+        ``next_key``) are the rows' keys, as a saved graph knows them; by default 0, 1, 2...
+
+        ``stored``: ``vectors`` is mapped from a file that ``stored`` reads rows of; the first
+        write copies it into memory. ``squares``: the rows' squared norms, when the caller
+        computed them on its way through the file (through the map they would page it in)."""
         assert not self.size, "adopt() fills an empty table"
         if keys is None:
             keys = np.arange(len(sids), dtype=np.int64)
@@ -132,8 +149,13 @@ class VectorTable:
         if not sids:
             return
         self.dimension = int(vectors.shape[1])
-        self._matrix = np.require(vectors, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
-        squares = np.einsum("ij,ij->i", self._matrix, self._matrix).astype(np.float32)
+        if stored is None:
+            self._matrix = np.require(vectors, np.float32, ["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"])
+        else:
+            self._matrix, self._stored = vectors, stored
+        if squares is None:
+            squares = np.einsum("ij,ij->i", self._matrix, self._matrix)
+        squares = squares.astype(np.float32)
         self._aux = key_aux(self.metric, squares)
         self._live = np.ones(len(sids), bool)
         self.max_norm = float(np.sqrt(squares.max()))
@@ -154,7 +176,7 @@ class VectorTable:
             self._pack()
 
     def get(self, sid: str) -> np.ndarray:
-        row: np.ndarray = self._matrix[self.rows[sid]].copy()
+        row: np.ndarray = self.rows_of(np.array([self.rows[sid]]))[0].copy()
         return row
 
     def _grow(self, capacity: int) -> None:
@@ -175,11 +197,15 @@ class VectorTable:
         live = np.zeros(capacity, bool)
         keys = np.zeros(capacity, np.int64)
         if len(keep):
-            matrix[: len(keep)] = self._matrix[keep]
+            if self._stored is not None:  # read from the file: through the map would page it all in
+                self._stored.gather(self._matrix, keep, out=matrix[: len(keep)])
+            else:
+                matrix[: len(keep)] = self._matrix[keep]
             aux[: len(keep)] = self._aux[keep]
             live[: len(keep)] = self._live[keep]
             keys[: len(keep)] = self._keys[keep]
         self._matrix, self._aux, self._live, self._keys = matrix, aux, live, keys
+        self._stored = None
 
     # -- exact search
 
@@ -213,7 +239,7 @@ class VectorTable:
             if candidates is None:
                 found = nearest(self, query32, min(count, len(self.rows)))
             else:
-                found = ranked(self.metric, self.vectors, candidates, query32, count)
+                found = ranked_rows(self.metric, self.rows_of(candidates), candidates, query32, count)
         rows, distances = found
         return [(self._sids[row], float(distance)) for row, distance in zip(rows, distances, strict=True)]
 
@@ -269,7 +295,8 @@ class VectorTable:
             if allowed is not None:
                 rows = rows[allowed[rows]]
             if len(rows) >= want:
-                return ranked(self.metric, self.vectors, np.sort(rows), query, count)
+                rows = np.sort(rows)
+                return ranked_rows(self.metric, self.rows_of(rows), rows, query, count)
             if asked >= total:
                 return None  # the graph could not reach enough of them: scan
             proposals *= _GROWTH

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import NotFoundError
 from ..lite.storage import fsync_directory
+from ..lite.stored_rows import MAP_VECTORS, StoredVectors
 from ..models import Metric
 from .cached_texts import LAZY_TEXTS, CachedRecord, CachedTexts
 from .graph import AVAILABLE as GRAPH_AVAILABLE
@@ -43,6 +44,7 @@ _READABLE = (b"SCIVIEW\x01", b"SCIVIEW\x02", MAGIC)
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
 _MAX_HEADER = 1 << 20
 _TEXT_READ = 1 << 20  # bytes of texts read at a time
+_VECTOR_READ = 1 << 22  # bytes of vectors read at a time on the way to mapping them
 # The sections, in file order (docs/view-cache.md).
 _SECTIONS = (
     "ids", "metadata", "groups", "fingerprints", "homes", "deleted",
@@ -177,7 +179,7 @@ def encode_view(view: View, names: Names, metric: Metric, graph: GraphIndex | No
         "versions": np.array([view.versions[sid] for sid in sids], dtype="<i8").tobytes(),
         "digests": b"".join(view.digests[sid] for sid in sids),
         "vectors": np.ascontiguousarray(
-            table.vectors[rows] if sids else np.zeros((0, table.dimension)), dtype="<f4"
+            table.rows_of(np.asarray(rows, np.intp)) if sids else np.zeros((0, table.dimension)), dtype="<f4"
         ).tobytes(),
         "keys": np.ascontiguousarray(table.keys[rows], dtype="<i8").tobytes(),
     }
@@ -274,6 +276,8 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
                     position += text_size
                 first = last
             sections[name] = texts
+        elif name == "vectors" and MAP_VECTORS and count and width and isinstance(file.name, str):
+            sections[name], crc = _mapped_vectors(file, count, width, crc)
         elif name == "vectors":
             vectors = np.empty((count, width), np.float32)
             buffer = vectors.data.cast("B")
@@ -330,13 +334,45 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     keys = np.frombuffer(sections["keys"], dtype="<i8") if "keys" in sections else None
     if keys is not None and len(np.unique(keys)) != count:
         raise ValueError("a row key appears twice")
-    view.vectors.adopt(sids, vectors, keys, int(header.get("next_key") or 0))
+    if isinstance(vectors, tuple):  # mapped, with its reader and the rows' squared norms
+        matrix, stored, squares = vectors
+        view.vectors.adopt(
+            sids, matrix, keys, int(header.get("next_key") or 0), stored=stored, squares=squares
+        )
+    else:
+        view.vectors.adopt(sids, vectors, keys, int(header.get("next_key") or 0))
     if "graph" in sections and GRAPH_AVAILABLE:
         graph = GraphIndex.load(metric, width, sections["graph"], int(header["graph_added_below"]))
         if len(graph) != count:
             raise ValueError(f"the graph index holds {len(graph)} vectors, not {count}")
         view.vectors.graph = graph
     return view
+
+
+def _mapped_vectors(
+    file: io.BufferedReader, count: int, width: int, crc: int
+) -> tuple[tuple[np.ndarray, StoredVectors, np.ndarray], int]:
+    """The vectors section mapped (copy-on-write) rather than read into memory, with what maps
+    cannot give: the CRC and the rows' squared norms, from one pass of reads through a small
+    buffer (the page cache keeps the bytes; the process does not)."""
+    start = file.tell()
+    row_bytes = 4 * width
+    rows_per_read = max(1, _VECTOR_READ // row_bytes)
+    buffer = np.empty((rows_per_read, width), np.float32)
+    squares = np.empty(count, np.float32)
+    done = 0
+    while done < count:
+        rows = min(rows_per_read, count - done)
+        part = memoryview(buffer[:rows].data).cast("B")
+        if file.readinto(part) != len(part):
+            raise ValueError("the file ends inside the vectors")
+        crc = zlib.crc32(part, crc)
+        squares[done : done + rows] = np.einsum("ij,ij->i", buffer[:rows], buffer[:rows])
+        done += rows
+    path = Path(file.name)
+    # Read-only: the table never writes these rows (its first write copies them, by ``stored``).
+    matrix = np.asarray(np.memmap(path, dtype="<f4", mode="r", offset=start, shape=(count, width)))
+    return (matrix, StoredVectors(path, start, count, width), squares), crc
 
 
 def _read_exactly(file: io.BufferedReader, size: int) -> bytes:

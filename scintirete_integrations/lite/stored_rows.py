@@ -28,7 +28,7 @@ MAP_VECTORS = os.name != "nt"
 
 
 class StoredVectors:
-    """Reads chosen rows of a snapshot's vector block from the file rather than through its map.
+    """Reads chosen rows of a mapped vector block (a snapshot's, a view cache's) from the file.
 
     A read through the map makes the kernel map whole folios of page cache around each row:
     a search that reads 48 rows of the layer's 8 KB page vectors put 78 MB in the process's
@@ -41,34 +41,37 @@ class StoredVectors:
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         weakref.finalize(self, os.close, self._fd)
 
-    def gather(self, vectors: np.ndarray[Any, Any], rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """``vectors[rows]``, reading the rows the snapshot holds from its file."""
+    def gather(
+        self,
+        vectors: np.ndarray[Any, Any],
+        rows: np.ndarray[Any, Any],
+        out: np.ndarray[Any, Any] | None = None,
+    ) -> np.ndarray[Any, Any]:
+        """``vectors[rows]`` (written into ``out`` when given), rows the file holds read from it."""
         rows = np.asarray(rows, np.intp)
-        stored = rows < self.count
-        if not stored.any():
-            picked: np.ndarray[Any, Any] = vectors[rows]
-            return picked
-        out = np.empty((len(rows), self._dim), np.float32)
-        if (
-            len(rows) > 1
-            and rows[-1] - rows[0] == len(rows) - 1
-            and stored.all()
-            and (np.diff(rows) == 1).all()
-        ):
-            out[:] = self._read(int(rows[0]), len(rows))  # a run: one read
-        else:
-            for at in np.flatnonzero(stored):
-                out[at] = self._read(int(rows[at]), 1)
-        if not stored.all():
-            out[~stored] = vectors[rows[~stored]]
+        if out is None:
+            out = np.empty((len(rows), self._dim), np.float32)
+        stored = np.flatnonzero(rows < self.count)
+        if len(stored):
+            wanted = rows[stored]
+            # Consecutive rows going to consecutive places are one read.
+            breaks = (np.flatnonzero((np.diff(wanted) != 1) | (np.diff(stored) != 1)) + 1).tolist()
+            for first, last in zip([0, *breaks], [*breaks, len(wanted)], strict=True):
+                at = int(stored[first])
+                self._read_into(out[at : at + last - first], int(wanted[first]))
+        if len(stored) < len(rows):
+            others = np.flatnonzero(rows >= self.count)
+            out[others] = vectors[rows[others]]
         return out
 
-    def _read(self, row: int, count: int) -> np.ndarray[Any, Any]:
-        size = count * self._row_bytes
-        data = os.pread(self._fd, size, self._start + row * self._row_bytes)
-        if len(data) != size:
-            raise OSError(f"the snapshot ended inside row {row} of a mapped collection")
-        return np.frombuffer(data, "<f4").reshape(count, self._dim)
+    def _read_into(self, target: np.ndarray[Any, Any], row: int) -> None:
+        buffer = memoryview(target.data).cast("B")
+        offset = self._start + row * self._row_bytes
+        while buffer:
+            got = os.preadv(self._fd, [buffer], offset)
+            if got <= 0:
+                raise OSError(f"the file ended inside row {row} of a mapped matrix")
+            buffer, offset = buffer[got:], offset + got
 
 
 def spare_rows(count: int) -> int:
