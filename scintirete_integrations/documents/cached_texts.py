@@ -64,15 +64,19 @@ class CachedRecord(Record):
         cls, sid: str, metadata: Mapping[str, Any], group: str | None, texts: CachedTexts, index: int
     ) -> CachedRecord:
         record = object.__new__(cls)
-        for name, value in (
-            ("id", sid),
-            ("vector", None),
-            ("metadata", metadata),
-            ("group", group),
-            ("_texts", texts),
-            ("_index", index),
-        ):
-            object.__setattr__(record, name, value)
+        # One dict for all fields: a frozen dataclass refuses setattr, and a load builds 100,000s.
+        object.__setattr__(
+            record,
+            "__dict__",
+            {
+                "id": sid,
+                "vector": None,
+                "metadata": metadata,
+                "group": group,
+                "_texts": texts,
+                "_index": index,
+            },
+        )
         return record
 
     @property
