@@ -109,3 +109,23 @@ def test_where_the_vectors_cannot_be_mapped_they_are_read(
     assert reader._core.view.vectors._stored is None
     queries = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
     assert answers(reader, queries) == answers(open_docs(client, name, None), queries)
+
+
+def test_a_cache_whose_row_keys_repeat_is_not_used(client: ScintireteClient, tmp_path: Path) -> None:
+    import json
+    import zlib
+
+    name = saved(client, tmp_path)
+    path = open_docs(client, name, tmp_path)._core.view_cache.path  # type: ignore[union-attr]
+    data = bytearray(path.read_bytes())
+    header_size = int.from_bytes(data[8:16], "little")
+    body = 16 + header_size
+    sections = json.loads(data[16:body])["sections"]
+    keys_at = body + sections["keys"][0]
+    data[keys_at + 8 : keys_at + 16] = data[keys_at : keys_at + 8]  # row 1 gets row 0's key
+    texts_at, texts_length = body + sections["texts"][0], sections["texts"][1]
+    crc = zlib.crc32(data[texts_at + texts_length : -4], zlib.crc32(data[:texts_at]))
+    data[-4:] = crc.to_bytes(4, "little")  # a file whole in every other way
+    path.write_bytes(bytes(data))
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 300 and not reader._core.opened_from_cache
