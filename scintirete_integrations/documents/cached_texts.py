@@ -35,7 +35,8 @@ class CachedTexts:
         self._offsets = start + np.cumsum(self._sizes) - self._sizes
         self._crcs = crcs.astype(np.uint32)
         self._fd = os.open(path, os.O_RDONLY)
-        weakref.finalize(self, os.close, self._fd)
+        # Not at interpreter exit: a store's exit save still reads the texts then.
+        weakref.finalize(self, os.close, self._fd).atexit = False
 
     def text(self, index: int, sid: str) -> str:
         """Text ``index`` (of record ``sid``), checked; InternalError when the file no longer holds it."""

@@ -39,7 +39,8 @@ class StoredVectors:
         self.count, self._start, self._row_bytes = count, start, dim * 4
         self._dim = dim
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        weakref.finalize(self, os.close, self._fd)
+        # Not at interpreter exit: a store's exit save still reads through it then.
+        weakref.finalize(self, os.close, self._fd).atexit = False
 
     def gather(
         self,

@@ -129,3 +129,40 @@ def test_a_cache_whose_row_keys_repeat_is_not_used(client: ScintireteClient, tmp
     path.write_bytes(bytes(data))
     reader = open_docs(client, name, tmp_path)
     assert reader.count() == 300 and not reader._core.opened_from_cache
+
+
+def test_a_script_that_loaded_the_cache_and_exits_without_close_saves_it_again(tmp_path: Path) -> None:
+    """Interpreter exit must not close the files a loaded view still reads before its exit save."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    data = tmp_path / "kb"
+    head = f"""
+        import numpy as np
+        from scintirete_integrations.documents import DocumentCollection, Record
+        docs = DocumentCollection.connect("notes", data_dir={str(data)!r})
+        """
+    steps = [
+        'docs.upsert([Record(f"r{i}", f"text {i}", np.random.default_rng(i).random(8)) for i in range(40)])',
+        "docs.count()\nassert docs._core.opened_from_cache and docs._core.view.vectors._stored is not None\n"
+        'docs.delete(["r1"])\n'
+        # As when the first weakref.finalize of the process came after the store: its exit hook runs first.
+        "import atexit, weakref\natexit.register(weakref.finalize._exitfunc)",
+        'print(docs.count(), docs._core.opened_from_cache, docs.get(["r2"])[0].text)',
+    ]
+    env = {**os.environ, "SCINTIRETE_ADDRESS": ""}
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(head) + step],
+            check=True,
+            env=env,
+            timeout=120,
+            capture_output=True,
+            text=True,
+        )
+        for step in steps
+    ]
+    assert all("Traceback" not in out.stderr for out in outputs), [out.stderr for out in outputs]
+    assert outputs[-1].stdout.split() == ["39", "True", "text", "2"]
