@@ -66,18 +66,12 @@ class CachedRecord(Record):
     ) -> CachedRecord:
         record = object.__new__(cls)
         # One dict for all fields: a frozen dataclass refuses setattr, and a load builds 100,000s.
-        object.__setattr__(
-            record,
-            "__dict__",
-            {
-                "id": sid,
-                "vector": None,
-                "metadata": metadata,
-                "group": group,
-                "_texts": texts,
-                "_index": index,
-            },
-        )
+        # ``vector`` and a None ``group`` are left to Record's class defaults: five keys or fewer
+        # keep each record's dict in the smallest size Python has.
+        fields = {"id": sid, "metadata": metadata, "_texts": texts, "_index": index}
+        if group is not None:
+            fields["group"] = group
+        object.__setattr__(record, "__dict__", fields)
         return record
 
     @property

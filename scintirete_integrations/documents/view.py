@@ -46,7 +46,8 @@ class View:
     vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
     fingerprints: dict[str, str] = field(default_factory=dict)
     digests: dict[str, bytes] = field(default_factory=dict)  # string id -> digest of its vector
-    by_digest: dict[bytes, set[str]] = field(default_factory=dict)
+    # digest -> the visible record with that vector; a set only for the rare vector shared by several
+    by_digest: dict[bytes, str | set[str]] = field(default_factory=dict)
     homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
     strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
     versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
@@ -151,14 +152,38 @@ class View:
 
     def records_for(self, digest: bytes) -> set[str]:
         """The visible records whose vector has this digest (a search hit's elements)."""
-        return self.by_digest.get(digest, set())
+        held = self.by_digest.get(digest)
+        if held is None:
+            return set()
+        return {held} if isinstance(held, str) else held
+
+    def hold_digest(self, digest: bytes, sid: str) -> None:
+        """Record ``sid`` as holding a vector with ``digest``."""
+        held = self.by_digest.get(digest)
+        if held is None:
+            self.by_digest[digest] = sid
+        elif isinstance(held, str):
+            if held != sid:
+                self.by_digest[digest] = {held, sid}
+        else:
+            held.add(sid)
+
+    def _release_digest(self, digest: bytes, sid: str) -> None:
+        held = self.by_digest[digest]
+        if isinstance(held, str):
+            if held == sid:
+                del self.by_digest[digest]
+            return
+        held.discard(sid)
+        if len(held) == 1:
+            self.by_digest[digest] = next(iter(held))  # one shape per content: views compare equal
 
     def _adopt(self, entry: Entry, digest: bytes, counted: bool) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
         self.fingerprints[sid] = entry.fingerprint
         self.digests[sid] = digest
-        self.by_digest.setdefault(digest, set()).add(sid)
+        self.hold_digest(digest, sid)
         self.homes[sid] = entry.home
         if entry.home != self.gen:
             self.strays.add(sid)
@@ -173,11 +198,7 @@ class View:
         self.vectors.remove(sid)
         if self.keywords is not None:
             self.keywords.remove((sid,))
-        digest = self.digests.pop(sid)
-        holders = self.by_digest[digest]
-        holders.discard(sid)
-        if not holders:
-            del self.by_digest[digest]
+        self._release_digest(self.digests.pop(sid), sid)
         self.strays.discard(sid)
 
 

@@ -327,7 +327,7 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     view.versions = dict(zip(sids, versions, strict=True))
     view.digests = {sid: digests[16 * i : 16 * i + 16] for i, sid in enumerate(sids)}
     for sid, row_digest in view.digests.items():
-        view.by_digest.setdefault(row_digest, set()).add(sid)
+        view.hold_digest(row_digest, sid)
     for sid, version in json.loads(sections["deleted"]):
         view.versions[str(sid)] = int(version)
     view.strays = {sid for sid, home in view.homes.items() if home != view.gen}

@@ -379,3 +379,22 @@ def test_collection_names_of_any_characters_get_a_file_of_their_own(
     assert path.parent == tmp_path / DB and path.name.startswith("notes%20v2%2E%C3%BC%2F")
     reader = open_docs(client, name, tmp_path)
     assert reader.count() == 55 and reader._core.opened_from_cache
+
+
+def test_records_sharing_a_vector_are_all_found_and_stay_found_as_some_go(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    """A digest names one record, or a set for the rare vector several records share."""
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    writer = open_docs(client, name, tmp_path)
+    same = np.ones(8, np.float32)
+    writer.upsert([Record(sid, sid, same) for sid in ("a", "b", "c")] + records(5))
+    view = writer._core.view
+    assert view.records_for(view.digests["a"]) == {"a", "b", "c"}
+    writer.delete(["a", "b"])
+    assert view.by_digest[view.digests["c"]] == "c"  # back to one name, as a fresh view has it
+    writer._close_for("test")
+    reader = open_docs(client, name, tmp_path)
+    reader._core.exact_search_limit = 0  # hits come from the server, matched by their digest
+    assert [hit.record.id for hit in reader.search(same, k=1)] == ["c"]
+    assert_same_view(reader._core.view, fresh_view(client, name))
