@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_graph_search import _as_version_1
+from test_graph_search import close_with_a_version_1_cache
 
 from scintirete_integrations import ScintireteClient
 from scintirete_integrations.documents import DocumentCollection, Record
@@ -54,6 +54,14 @@ def saved(client: ScintireteClient, cache: Path, count: int = 40) -> tuple[str, 
     return name, writer._core.view_cache.path  # type: ignore[union-attr]
 
 
+def loaded(client: ScintireteClient, cache: Path) -> tuple[str, DocumentCollection]:
+    """A saved collection and a store that opened it from its cache."""
+    name, _ = saved(client, cache)
+    reader = open_docs(client, name, cache)
+    reader.count()
+    return name, reader
+
+
 def text_offset(path: Path, index: int) -> int:
     """Where text ``index`` starts in the cache file."""
     data = path.read_bytes()
@@ -84,9 +92,7 @@ def test_a_loaded_view_reads_each_text_from_the_file_and_equals_a_view_read_from
 def test_a_cached_record_pickles_as_a_plain_record_and_can_be_replaced(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name, _ = saved(client, tmp_path)
-    reader = open_docs(client, name, tmp_path)
-    reader.count()
+    _, reader = loaded(client, tmp_path)
     record = reader._core.view.records["r3"]
     copied = pickle.loads(pickle.dumps(record))
     assert type(copied) is Record and copied == record and copied.text == records(40)[3].text
@@ -112,9 +118,7 @@ def test_a_text_damaged_in_the_file_is_never_returned(client: ScintireteClient, 
 def test_records_loaded_from_a_cache_that_was_replaced_since_still_read_their_texts(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name, _ = saved(client, tmp_path)
-    reader = open_docs(client, name, tmp_path)
-    reader.count()
+    name, reader = loaded(client, tmp_path)
     writer = open_docs(client, name, tmp_path)
     writer.upsert([Record("new", "new text", np.ones(8, np.float32))])
     writer._close_for("test")  # renames a new file over the one the reader loaded
@@ -143,11 +147,7 @@ def test_a_cache_of_an_older_version_is_read_whole_and_saved_again_in_this_one(
     name = f"ct_{uuid.uuid4().hex[:8]}"
     writer = open_docs(client, name, tmp_path)
     writer.upsert(records(40))
-    with writer._core.lock:
-        parts = view_cache_module.encode_view(writer._core.view, writer._core.names, writer._core.metric)
-    writer._close_for("test")
-    path = writer._core.view_cache.path  # type: ignore[union-attr]
-    path.write_bytes(_as_version_1(parts))
+    path = close_with_a_version_1_cache(writer)
     reader = open_docs(client, name, tmp_path)
     assert reader.count() == 40 and reader._core.opened_from_cache
     assert all(type(record) is Record for record in reader._core.view.records.values())

@@ -271,15 +271,21 @@ def test_version_1_caches_still_open(client: ScintireteClient, tmp_path: Path) -
     name = f"g_{uuid.uuid4().hex[:8]}"
     writer = open_docs(client, name, tmp_path, approximate_search_from=None)
     writer.upsert(records(clustered(400)))
-    with writer._core.lock:
-        parts = view_cache_module.encode_view(writer._core.view, writer._core.names, writer._core.metric)
-    writer._close_for("test")
-    path = writer._core.view_cache.path  # type: ignore[union-attr]
-    path.write_bytes(_as_version_1(parts))
+    close_with_a_version_1_cache(writer)
     reader = open_docs(client, name, tmp_path)
     assert reader.count() == 400 and reader._core.opened_from_cache
     assert reader.search(clustered(400)[9], k=1)[0].record.id == "r9"
     assert len(graph_of(reader)) == 400
+
+
+def close_with_a_version_1_cache(writer: DocumentCollection) -> Path:
+    """Close ``writer`` and leave its view cache as version 1 would have written it."""
+    with writer._core.lock:
+        parts = view_cache_module.encode_view(writer._core.view, writer._core.names, writer._core.metric)
+    writer._close_for("test")
+    path: Path = writer._core.view_cache.path  # type: ignore[union-attr]
+    path.write_bytes(_as_version_1(parts))
+    return path
 
 
 def _as_version_1(parts: list[bytes]) -> bytes:

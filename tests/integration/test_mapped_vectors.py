@@ -42,6 +42,14 @@ def saved(client: ScintireteClient, cache: Path, count: int = 300) -> str:
     return name
 
 
+def loaded(client: ScintireteClient, cache: Path) -> tuple[str, DocumentCollection]:
+    """A saved collection and a store that opened it from its cache."""
+    name = saved(client, cache)
+    reader = open_docs(client, name, cache)
+    reader.count()
+    return name, reader
+
+
 def answers(docs: DocumentCollection, queries: np.ndarray) -> list[list[tuple[str, float]]]:
     out = []
     for query in queries:
@@ -70,9 +78,7 @@ def test_a_loaded_view_answers_from_its_mapped_vectors_as_a_fresh_one_does(
 def test_the_first_write_copies_the_mapped_vectors_and_loses_none(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name = saved(client, tmp_path)
-    reader = open_docs(client, name, tmp_path)
-    reader.count()
+    name, reader = loaded(client, tmp_path)
     reader.upsert(records(5, start=300))
     reader.delete([f"r{i}" for i in range(0, 300, 2)])  # half gone: the table packs itself
     table = reader._core.view.vectors
@@ -87,9 +93,7 @@ def test_the_first_write_copies_the_mapped_vectors_and_loses_none(
 def test_a_view_whose_cache_was_replaced_since_still_reads_its_rows(
     client: ScintireteClient, tmp_path: Path
 ) -> None:
-    name = saved(client, tmp_path)
-    reader = open_docs(client, name, tmp_path)
-    reader.count()
+    name, reader = loaded(client, tmp_path)
     writer = open_docs(client, name, tmp_path)
     writer.upsert(records(3, start=300))
     writer._close_for("test")  # renames a new file over the one the reader mapped

@@ -30,7 +30,8 @@ def _mapped(array: np.ndarray[Any, Any]) -> bool:
     return isinstance(base, mmap.mmap)
 
 
-def _filled(data_dir: Path, rows: int = 300) -> tuple[Engine, dict[str, object]]:
+def _saved(data_dir: Path, rows: int = 300) -> dict[str, object]:
+    """A directory of three collections whose state a snapshot holds; returns that state."""
     engine = Engine.open(str(data_dir))
     engine.create_database("db")
     engine.create_collection("db", "wide", Metric.L2)
@@ -42,13 +43,22 @@ def _filled(data_dir: Path, rows: int = 300) -> tuple[Engine, dict[str, object]]
     engine.insert("db", "narrow", rng.normal(size=(rows, 4)).astype(np.float32))
     engine.delete("db", "wide", [1, 5, 9])
     engine.create_collection("db", "empty", Metric.INNER_PRODUCT)
-    return engine, state(engine)
+    before = state(engine)
+    engine.save()
+    engine.close()
+    return before
+
+
+def _state_after_reopening(data_dir: Path) -> dict[str, object]:
+    reopened = Engine.open(str(data_dir))
+    try:
+        return state(reopened)
+    finally:
+        reopened.close()
 
 
 def test_an_opened_snapshot_maps_its_vectors_with_room_to_grow(tmp_path: Path) -> None:
-    engine, before = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    before = _saved(tmp_path)
     snapshot = (tmp_path / "snapshot.jsonl").read_bytes()
     assert snapshot.count(b'"op":"rows"') == 2  # the empty collection has no rows record
     again = Engine.open(str(tmp_path))
@@ -66,9 +76,7 @@ def test_an_opened_snapshot_maps_its_vectors_with_room_to_grow(tmp_path: Path) -
 
 
 def test_writes_after_opening_go_into_the_room_and_never_into_the_file(tmp_path: Path) -> None:
-    engine, _ = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    _saved(tmp_path)
     snapshot = tmp_path / "snapshot.jsonl"
     saved = snapshot.read_bytes()
     again = Engine.open(str(tmp_path))
@@ -79,17 +87,11 @@ def test_writes_after_opening_go_into_the_room_and_never_into_the_file(tmp_path:
     after = state(again)
     again.close()
     assert snapshot.read_bytes() == saved
-    reopened = Engine.open(str(tmp_path))  # the snapshot plus the log of those writes
-    try:
-        assert state(reopened) == after
-    finally:
-        reopened.close()
+    assert _state_after_reopening(tmp_path) == after  # the snapshot plus the log of those writes
 
 
 def test_a_collection_that_outgrows_its_room_is_copied_once_and_loses_nothing(tmp_path: Path) -> None:
-    engine, _ = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    _saved(tmp_path)
     again = Engine.open(str(tmp_path))
     room = len(again._collection("db", "narrow").vectors) - 300
     more = np.random.default_rng(3).normal(size=(room + 50, 4)).astype(np.float32)
@@ -99,34 +101,22 @@ def test_a_collection_that_outgrows_its_room_is_copied_once_and_loses_nothing(tm
     after = state(again)
     again.save()  # written from a collection that is part mapped, part copied
     again.close()
-    reopened = Engine.open(str(tmp_path))
-    try:
-        assert state(reopened) == after
-    finally:
-        reopened.close()
+    assert _state_after_reopening(tmp_path) == after
 
 
 def test_a_snapshot_taken_while_the_last_one_is_mapped_replaces_it(tmp_path: Path) -> None:
-    engine, _ = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    _saved(tmp_path)
     again = Engine.open(str(tmp_path))
     again.insert("db", "wide", np.full((5, WIDE), -1.0, np.float32))
     again.save()  # reads the mapped rows of the file it renames over
     after = state(again)
     assert state(again) == after  # the old mapping is still what this process reads
     again.close()
-    reopened = Engine.open(str(tmp_path))
-    try:
-        assert state(reopened) == after
-    finally:
-        reopened.close()
+    assert _state_after_reopening(tmp_path) == after
 
 
 def test_without_mapping_the_vectors_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, before = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    before = _saved(tmp_path)
     monkeypatch.setattr(stored_rows, "MAP_VECTORS", False)  # as on Windows
     again = Engine.open(str(tmp_path))
     try:
@@ -157,9 +147,7 @@ def test_a_rows_record_belongs_in_snapshots_only() -> None:
 
 
 def test_a_snapshot_of_an_older_format_is_rewritten_in_the_background(tmp_path: Path) -> None:
-    engine, before = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    before = _saved(tmp_path)
     snapshot = tmp_path / "snapshot.jsonl"
     data = snapshot.read_bytes()
     header_end = data.index(b"\n") + 1
@@ -169,17 +157,11 @@ def test_a_snapshot_of_an_older_format_is_rewritten_in_the_background(tmp_path: 
     again._stop_snapshots()  # waits for the rewrite
     again.close()
     assert b'"version":3' in snapshot.read_bytes()[:100]
-    reopened = Engine.open(str(tmp_path))
-    try:
-        assert state(reopened) == before
-    finally:
-        reopened.close()
+    assert _state_after_reopening(tmp_path) == before
 
 
 def test_a_process_killed_after_writing_into_the_room_loses_nothing(tmp_path: Path) -> None:
-    engine, _ = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    _saved(tmp_path)
     script = f"""
 import os, numpy as np
 from scintirete_integrations.lite.engine import Engine
@@ -200,9 +182,7 @@ os._exit(0)  # killed: no close, no snapshot
 
 
 def test_a_directory_snapshotted_without_a_graph_opens_with_one(tmp_path: Path) -> None:
-    engine, _ = _filled(tmp_path)
-    engine.save()
-    engine.close()
+    _saved(tmp_path)
     again = Engine.open(str(tmp_path), index="hnsw")
     try:
         narrow = again._collection("db", "narrow")
