@@ -149,8 +149,9 @@ def uses_prefix(metric: Metric, dimension: int) -> bool:
     return metric is Metric.L2 and dimension > 4 * PREFIX_COLUMNS
 
 
-def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
-    """L2 candidates found from the first dimensions alone, or None when they do not narrow it.
+def _by_prefix(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Matrix] | None:
+    """L2 candidates found from the first dimensions alone, with their vectors (each row read
+    once), or None when they do not narrow it.
 
     The squared distance over a prefix of the dimensions never exceeds the whole one, so once
     ``count`` rows are measured whole, a row whose prefix alone is farther than the farthest of
@@ -168,10 +169,19 @@ def _by_prefix(view: ScanView, query: Matrix, count: int) -> Rows | None:
     first = first[np.isfinite(prefix[first])]
     if not len(first):
         return None
-    whole = view.rows_of(first).astype(np.float64) - query.astype(np.float64)
+    first = np.sort(first)
+    first_vectors = view.rows_of(first)
+    whole = first_vectors.astype(np.float64) - query.astype(np.float64)
     bound = float(np.einsum("ij,ij->i", whole, whole).max())
-    candidates = np.flatnonzero(prefix <= bound)
-    return candidates if len(candidates) <= max(4 * count, view.size // 8) else None
+    # ``first`` joined in outright: its prefix sums could round a hair above its whole sums.
+    candidates = np.union1d(np.flatnonzero(prefix <= bound), first)
+    if len(candidates) > max(4 * count, view.size // 8):
+        return None
+    vectors = np.empty((len(candidates), first_vectors.shape[1]), first_vectors.dtype)
+    known = np.isin(candidates, first)
+    vectors[known] = first_vectors  # both in ascending row order
+    vectors[~known] = view.rows_of(candidates[~known])
+    return candidates, vectors
 
 
 def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
@@ -181,7 +191,7 @@ def nearest(view: ScanView, query: Matrix, count: int) -> tuple[Rows, Floats]:
         with np.errstate(over="ignore", invalid="ignore"):
             narrowed = _by_prefix(view, query, count)
         if narrowed is not None:
-            return ranked_rows(view.metric, view.rows_of(narrowed), narrowed, query, count)
+            return ranked_rows(view.metric, narrowed[1], narrowed[0], query, count)
     with np.errstate(over="ignore", invalid="ignore"):  # a stored NaN or huge vector: non-finite keys
         keys = _all_keys(ops, view, query)
         if view.live is not None:
