@@ -3,6 +3,7 @@
     .venv-bench/bin/python benchmarks/large.py                     # --n 100000: ~1.2 KB of text per record
     .venv-bench/bin/python benchmarks/large.py --n 1000000 --text-bytes 200
     .venv-bench/bin/python benchmarks/large.py --n 5000 --stores scintirete-embedded --no-save
+    .venv-bench/bin/python benchmarks/large.py --stores scintirete-embedded --no-save --keep DIR  # leaves the store
 
 Stores, each persisted on disk and driven through its LangChain vector store:
 
@@ -373,7 +374,8 @@ def run_store(args: argparse.Namespace, name: str, work: Path) -> dict[str, Any]
         result["disk_after_open_mb"] = disk_mb(work / name)
     finally:
         result["load_after"] = [round(x, 2) for x in os.getloadavg()]
-        shutil.rmtree(work / name, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work / name, ignore_errors=True)
         if name == "scintirete-server" and os.environ.get("SCINTIRETE_ADDRESS"):
             try:
                 drop_server_collection(collection)
@@ -471,6 +473,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=7200.0, help="seconds per step before giving up")
     parser.add_argument("--workdir", help="where the stores' directories go (default: the system temp dir)")
     parser.add_argument("--no-save", action="store_true", help="print only; leave results/ alone")
+    parser.add_argument("--keep", help="keep the data and the stores' directories in this directory")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=list(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -492,7 +495,8 @@ def main() -> int:
     )
     print(f"load average at start: {section['load_start']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="large-bench-", dir=args.workdir) as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
+        work.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         section["raw_data"] = prepare(work, args.n, args.queries, args.text_bytes)
         print(f"data and exact ground truth: {time.perf_counter() - started:.1f} s", flush=True)
