@@ -11,6 +11,7 @@ functions; the reads and writes that use them live in :mod:`.pages`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,6 +148,24 @@ class Chunk:
     chunks: int
     crc: int
     payload: bytes
+
+
+def page_digest(stored: bytes) -> bytes:
+    """What names a page's stored bytes (a view cache's anchor): their length, CRC-32 and first
+    chunk, which chunk 0 alone shows (:func:`head_digest`). Every page opens with a random
+    nonce, so no other page has the same first chunk."""
+    return _name(len(stored), zlib.crc32(stored), stored[:CHUNK_BYTES])
+
+
+def head_digest(head: Chunk) -> bytes:
+    """:func:`page_digest` of the page whose chunk 0 is ``head``."""
+    return _name(head.length, head.crc, head.payload[: min(head.length, CHUNK_BYTES)])
+
+
+def _name(length: int, crc: int, first: bytes) -> bytes:
+    named = hashlib.blake2b(length.to_bytes(8, "little") + crc.to_bytes(4, "little"), digest_size=16)
+    named.update(first)
+    return named.digest()
 
 
 def is_chunk(elements: np.ndarray, seq: int, chunk: int, copy: int) -> bool:

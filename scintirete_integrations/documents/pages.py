@@ -254,6 +254,16 @@ def read_stored_plan(
     return found, partial
 
 
+def read_head_plan(
+    client: _BaseClient, names: Names, generation: int, seq: int, timeout: Timeout
+) -> Plan[book.Chunk | None]:
+    """Chunk 0 of page ``seq`` in book ``generation`` (a search for its 48 nearest, per copy),
+    or None when no search finds it. Enough to tell which page a number holds
+    (:func:`.book.head_digest`) without reading the rest. NotFoundError: no such book."""
+    heads = yield from _chunks_of(client, names, generation, [(seq, 0)], _Pool([seq], wide=True), timeout)
+    return heads.get((seq, 0))
+
+
 def read_pages_plan(
     client: _BaseClient, names: Names, books: list[int], seqs: list[int], timeout: Timeout
 ) -> Plan[tuple[dict[int, Page | None], set[int], list[int]]]:

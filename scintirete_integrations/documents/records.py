@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import secrets
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from .._metadata import decode_metadata, encode_metadata
 from ..client import check_unicode
 from ..errors import InvalidArgumentError
 from ..models import Metric
+from .book import page_digest
 
 PAGE_FORMAT = 1
 PAGE_BYTES = 700_000  # page JSON; with its vectors, deflated, in page vectors it stays below a 4 MiB request
@@ -235,7 +237,8 @@ def encode_page(
     Vectors stay out of the JSON: base64 would grow them by a third, and deflate cannot shrink
     float noise back, it only spends time trying.
     """
-    parts = [f'"f":{PAGE_FORMAT}', f'"u":[{",".join(upserts)}]']
+    # The nonce first: a page's first chunk names it (``book.page_digest``), whatever it holds.
+    parts = [f'"f":{PAGE_FORMAT}', f'"n":"{secrets.token_hex(8)}"', f'"u":[{",".join(upserts)}]']
     if vectors is not None and upserts:
         parts.append(f'"w":{int(vectors.shape[1])}')
     if deletes:
@@ -280,11 +283,6 @@ def decode_page(stored: bytes) -> Page:
         None if raw.get("b") is None else int(raw["b"]),
         page_digest(stored),
     )
-
-
-def page_digest(stored: bytes) -> bytes:
-    """What names a page's stored bytes (a view cache's anchor): its write tokens make it unique."""
-    return hashlib.blake2b(stored, digest_size=16).digest()
 
 
 def page_limit(max_message_bytes: int) -> int:

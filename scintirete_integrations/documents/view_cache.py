@@ -8,6 +8,7 @@ stored bytes), and is used only when a book on the server holds those very bytes
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -23,11 +24,12 @@ from ..errors import NotFoundError
 from ..lite.storage import fsync_directory
 from ..lite.stored_rows import MAP_VECTORS, StoredVectors
 from ..models import Metric
+from .book import head_digest, page_digest
 from .cached_texts import LAZY_TEXTS, CachedRecord, CachedTexts
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .graph import GraphIndex
-from .pages import books_plan, read_stored_plan
-from .records import Record, page_digest
+from .pages import books_plan, read_head_plan, read_stored_plan
+from .records import Record
 from .vectors import VectorTable
 from .view import Names, View
 
@@ -38,9 +40,10 @@ __all__ = ["SAVE_AFTER_READ", "ViewCache"]
 
 logger = logging.getLogger(__name__)
 
-MAGIC = b"SCIVIEW\x03"
-# version 1: no row keys, no graph; 1 and 2: no text CRCs, the file's CRC covers the texts
-_READABLE = (b"SCIVIEW\x01", b"SCIVIEW\x02", MAGIC)
+MAGIC = b"SCIVIEW\x04"
+# version 1: no row keys, no graph; 1 and 2: no text CRCs, the file's CRC covers the texts;
+# 1 to 3: the anchor's digest is of the page's whole bytes (4: of what its chunk 0 shows)
+_READABLE = (b"SCIVIEW\x01", b"SCIVIEW\x02", b"SCIVIEW\x03", MAGIC)
 SAVE_AFTER_READ = 2_000  # a first read that applied this many records saves the cache at once
 _MAX_HEADER = 1 << 20
 _TEXT_READ = 1 << 20  # bytes of texts read at a time
@@ -81,6 +84,7 @@ class ViewCache:
         self.path = Path(directory) / _safe_part(names.db) / f"{_safe_part(names.name)}.{metric.value}.view"
         #: Whether the last file loaded was of an older version (the next save rewrites it).
         self.loaded_outdated = False
+        self._whole_page_anchor = False  # the last file loaded names its anchor by all its bytes
 
     def __repr__(self) -> str:
         return f"ViewCache({str(self.path)!r})"
@@ -119,7 +123,9 @@ class ViewCache:
             with open(self.path, "rb") as file:
                 view = decode_view(file, self.names, self.metric)
                 file.seek(0)
-                self.loaded_outdated = file.read(len(MAGIC)) != MAGIC
+                magic = file.read(len(MAGIC))
+                self.loaded_outdated = magic != MAGIC
+                self._whole_page_anchor = magic < b"SCIVIEW\x04"
                 return view
         except FileNotFoundError:
             return None
@@ -130,20 +136,33 @@ class ViewCache:
         return None
 
     def restore_plan(self, client: _BaseClient, timeout: Timeout) -> Plan[View | None]:
-        """The cached view when a book on the server holds its anchor page's very bytes, else None."""
+        """The cached view when a book on the server holds its anchor page, else None: the page's
+        chunk 0 proves it (one search); the whole page is read only where that chunk is not
+        found, or for a file of version 3 or older, whose anchor names all of the page's bytes."""
         view = self.load()
         if view is None or view.anchor is None:
             return None
         seq, digest = view.anchor
         for generation in (yield from books_plan(client, self.names, timeout)):
             try:
+                if not self._whole_page_anchor:
+                    head = yield from read_head_plan(client, self.names, generation, seq, timeout)
+                    if head is not None:
+                        if head_digest(head) == digest:
+                            return view
+                        continue
                 stored, _ = yield from read_stored_plan(
                     client, self.names, generation, [seq], timeout, wide=True
                 )
             except NotFoundError:  # dropped since it was listed (a checkpoint moved on)
                 continue
             page = stored.get(seq)
-            if page is not None and page_digest(page) == digest:
+            if page is None:
+                continue
+            if self._whole_page_anchor and hashlib.blake2b(page, digest_size=16).digest() == digest:
+                view.anchor = (seq, page_digest(page))  # named as this version names it
+                return view
+            if page_digest(page) == digest:
                 return view
         logger.info(
             "view cache %s does not match collection %r on the server; reading it", self.path, self.names.name

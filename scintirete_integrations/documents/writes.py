@@ -22,6 +22,7 @@ import numpy as np
 from ..client import as_matrix, as_vector
 from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
+from .book import page_digest
 from .core import CollectionCore
 from .maintenance import maybe_compact_plan
 from .pages import write_page_plan
@@ -33,7 +34,6 @@ from .records import (
     encode_page,
     entry_json,
     make_entry,
-    page_digest,
     page_limit,
     split_pages,
 )

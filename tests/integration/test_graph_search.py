@@ -11,6 +11,7 @@ the records saved with it (or it is not used).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import subprocess
@@ -27,6 +28,7 @@ from scintirete_integrations import AsyncScintireteClient, ScintireteClient
 from scintirete_integrations.documents import AsyncDocumentCollection, DocumentCollection, Record
 from scintirete_integrations.documents import graph as graph_module
 from scintirete_integrations.documents import view_cache as view_cache_module
+from scintirete_integrations.documents.pages import books_plan, read_stored_plan
 from scintirete_integrations.documents.vectors import VectorTable
 from scintirete_integrations.errors import InvalidArgumentError
 from scintirete_integrations.models import Metric
@@ -281,19 +283,26 @@ def test_version_1_caches_still_open(client: ScintireteClient, tmp_path: Path) -
 def close_with_a_version_1_cache(writer: DocumentCollection) -> Path:
     """Close ``writer`` and leave its view cache as version 1 would have written it."""
     with writer._core.lock:
-        parts = view_cache_module.encode_view(writer._core.view, writer._core.names, writer._core.metric)
+        view = writer._core.view
+        parts = view_cache_module.encode_view(view, writer._core.names, writer._core.metric)
     writer._close_for("test")
+    assert view.anchor is not None
+    client, names, seq = writer._client, writer._core.names, view.anchor[0]
+    newest = client._run(books_plan(client, names, 30.0))[0]
+    stored, _ = client._run(read_stored_plan(client, names, newest, [seq], 30.0))
     path: Path = writer._core.view_cache.path  # type: ignore[union-attr]
-    path.write_bytes(_as_version_1(parts))
+    path.write_bytes(_as_version_1(parts, hashlib.blake2b(stored[seq] or b"", digest_size=16)))
     return path
 
 
-def _as_version_1(parts: list[bytes]) -> bytes:
-    """A version 3 file written as version 1 would have it: no row keys, no text CRCs."""
+def _as_version_1(parts: list[bytes], anchor: hashlib.blake2b) -> bytes:
+    """A file of this version written as version 1 would have it: no row keys, no text CRCs,
+    the anchor named by the digest of all its page's bytes."""
     import json
     import zlib
 
     header = json.loads(parts[2])
+    header["anchor"][1] = anchor.hexdigest()
     for name in ("next_key", "graph_added_below"):
         header.pop(name)
     body = b"".join(parts[3:-1])

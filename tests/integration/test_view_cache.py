@@ -18,6 +18,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from scintirete_integrations.documents import (
     view_cache_dir,
 )
 from scintirete_integrations.documents import core as core_module
+from scintirete_integrations.documents import view_cache as view_cache_module
 from scintirete_integrations.documents.view import Names, View
 from scintirete_integrations.documents.view_cache import MAGIC, ViewCache
 from scintirete_integrations.lite import LiteServer, ServerPersistence
@@ -201,6 +203,57 @@ def test_a_cache_of_a_collection_cleared_and_written_again_is_not_used(
     assert reader.get(["r2"])[0].text == "text 2 v5 ✓ naïve"
     assert not reader._core.opened_from_cache
     assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_a_cache_of_a_collection_dropped_and_written_again_the_same_way_is_not_used(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    """Same records, same order, same page numbers: only each page's nonce tells them apart."""
+    name = f"vc_{uuid.uuid4().hex[:8]}"
+    docs = open_docs(client, name, tmp_path)
+    docs.upsert(records(70))
+    docs.delete(["r1"])  # the anchor is a page of deletes: no record's write token in it
+    saved = docs._core.view_cache.path.parent / "saved"  # type: ignore[union-attr]
+    docs._close_for("test")
+    saved.write_bytes(docs._core.view_cache.path.read_bytes())  # type: ignore[union-attr]
+    other = open_docs(client, name, None)
+    assert other.drop()
+    again = open_docs(client, name, None)
+    again.upsert(records(70))
+    again.delete(["r1"])
+    assert again._core.view.anchor[0] == docs._core.view.anchor[0]  # type: ignore[index]
+    again.upsert([Record("late", "written after the drop", np.ones(8, np.float32))])
+    docs._core.view_cache.path.write_bytes(saved.read_bytes())  # type: ignore[union-attr]
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 70 and reader.get(["late"])
+    assert not reader._core.opened_from_cache
+    assert_same_view(reader._core.view, fresh_view(client, name))
+
+
+def test_the_anchor_is_proven_by_its_first_chunk_and_by_the_whole_page_where_that_is_not_found(
+    client: ScintireteClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, _ = saved_collection(client, tmp_path, 90)
+    whole_reads: list[list[int]] = []
+    read_whole = view_cache_module.read_stored_plan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        whole_reads.append(args[3])
+        return read_whole(*args, **kwargs)
+
+    monkeypatch.setattr(view_cache_module, "read_stored_plan", counted)
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 90 and reader._core.opened_from_cache
+    assert whole_reads == []  # one chunk proved it
+
+    def not_found(*args: Any, **kwargs: Any) -> Any:
+        return None
+        yield  # a plan that makes no call
+
+    monkeypatch.setattr(view_cache_module, "read_head_plan", not_found)
+    reader = open_docs(client, name, tmp_path)
+    assert reader.count() == 90 and reader._core.opened_from_cache
+    assert len(whole_reads) == 1
 
 
 def test_a_cache_older_than_a_checkpoint_ends_in_the_same_view(

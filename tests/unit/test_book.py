@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from scintirete_integrations.documents import book, pages
+from scintirete_integrations.documents import book, pages, records
 from scintirete_integrations.lite.index.hnsw import HnswGraph
 from scintirete_integrations.models import Metric
 
@@ -37,6 +37,22 @@ def test_every_page_size_round_trips_with_one_parity_chunk_per_32(size: int) -> 
     assert rows.dtype == np.float32 and rows.shape[1] == book.PAGE_DIMENSION == 2064
     assert rows[:, book.KEY_DIMENSION + book.HEADER :].max() < 2**24  # exact in float32
     assert book.assemble(read_back(7, stored)) == stored
+
+
+@pytest.mark.parametrize("size", [0, 1, 6_143, 6_144, 6_145, 700_000])
+def test_chunk_0_alone_names_the_page_as_its_whole_bytes_do(size: int) -> None:
+    stored = stored_bytes(size)
+    head = read_back(3, stored)[0]
+    assert book.head_digest(head) == book.page_digest(stored)
+    if size:  # another last byte (the first chunk's, for a one-chunk page) is another name
+        changed = stored[:-1] + bytes([stored[-1] ^ 1])
+        assert book.head_digest(read_back(3, changed)[0]) != book.page_digest(stored)
+
+
+def test_pages_of_the_same_entries_open_with_a_nonce_of_their_own() -> None:
+    first, second = (records.encode_page((), None, ["a", "b"]) for _ in range(2))
+    assert book.page_digest(first) != book.page_digest(second)
+    assert records.decode_page(first) == records.decode_page(second)  # the same content
 
 
 def test_any_one_lost_chunk_of_each_parity_group_is_rebuilt() -> None:
