@@ -1,9 +1,11 @@
-"""Texts of a view loaded from its cache file, read from the file when a record's text is asked for.
+"""Records of a view loaded from its cache file, each made when it is first used, with its
+text read from the file when that is asked for.
 
 Texts are most of a view's bytes and a store returns few of them, so a view cache of version 3
-(``docs/view-cache.md``) leaves them in the file: :class:`CachedTexts` reads one with
+or later (``docs/view-cache.md``) leaves them in the file: :class:`CachedTexts` reads one with
 ``pread`` and checks it against its CRC, and :class:`CachedRecord` is a :class:`Record`
-whose ``text`` comes from there.
+whose ``text`` comes from there. :class:`CachedRecords` holds the view's records without
+making an object per record at load: a search touches a handful.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import weakref
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import numpy as np
 from ..errors import InternalError
 from .records import Record
 
-__all__ = ["LAZY_TEXTS", "CachedRecord", "CachedTexts"]
+__all__ = ["LAZY_TEXTS", "CachedRecord", "CachedRecords", "CachedTexts"]
 
 #: Windows cannot rename a new cache over a file that is open: read the texts at load there.
 LAZY_TEXTS = os.name != "nt"
@@ -94,3 +96,73 @@ class CachedRecord(Record):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Record, (self.id, self.text, self.vector, self.metadata, self.group))
+
+
+_GONE = Record("")  # the place of a loaded record deleted since
+
+
+class CachedRecords(MutableMapping[str, Record]):
+    """A view's records as its cache file held them (each a :class:`CachedRecord`, made on first
+    use), and the records set since. A dict in every way that shows, order included: the loaded
+    records (less those deleted) in file order, then those added since in the order they came;
+    a loaded record set again keeps its place, as a dict's key would.
+
+    >>> records = CachedRecords(["a", "b"], [{"n": 1}, {}], [None, "g"], texts)  # doctest: +SKIP
+    >>> records["a"].metadata  # doctest: +SKIP
+    {'n': 1}
+    """
+
+    def __init__(
+        self, sids: list[str], metadata: list[Any], groups: list[str | None], texts: CachedTexts
+    ) -> None:
+        self._sids, self._metadata, self._groups, self._texts = sids, metadata, groups, texts
+        self._row = dict(zip(sids, range(len(sids)), strict=True))
+        self._made: list[Record | None] = [None] * len(sids)
+        self._added: dict[str, Record] = {}
+
+    def __len__(self) -> int:
+        return len(self._row) + len(self._added)
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._row or sid in self._added
+
+    def __getitem__(self, sid: str) -> Record:
+        added = self._added.get(sid)
+        return added if added is not None else self._loaded(self._row[sid])
+
+    def __setitem__(self, sid: str, record: Record) -> None:
+        row = self._row.get(sid)
+        if row is None:
+            self._added[sid] = record
+        else:
+            self._made[row] = record
+
+    def __delitem__(self, sid: str) -> None:
+        if self._added.pop(sid, None) is None:
+            self._made[self._row.pop(sid)] = _GONE
+
+    def __iter__(self) -> Iterator[str]:
+        made = self._made
+        yield from (sid for row, sid in enumerate(self._sids) if made[row] is not _GONE)
+        yield from self._added
+
+    def items(self) -> Iterator[tuple[str, Record]]:  # type: ignore[override]
+        made = self._made
+        for row, sid in enumerate(self._sids):
+            if made[row] is not _GONE:
+                yield sid, self._loaded(row)
+        yield from self._added.items()
+
+    def values(self) -> Iterator[Record]:  # type: ignore[override]
+        return (record for _, record in self.items())
+
+    def __repr__(self) -> str:
+        return f"CachedRecords({len(self)} records)"
+
+    def _loaded(self, row: int) -> Record:
+        record = self._made[row]
+        if record is None:
+            sid = self._sids[row]
+            record = CachedRecord.of(sid, self._metadata[row], self._groups[row], self._texts, row)
+            self._made[row] = record
+        return record

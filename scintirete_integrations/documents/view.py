@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,12 +43,14 @@ class View:
     switches: int = 0  # rebuilds applied
     checkpoint_seq: int = 0  # the newest checkpoint marker applied
     since_checkpoint: int = 0  # entries (upserts and deletes) applied since then
-    records: dict[str, Record] = field(default_factory=dict)
+    records: MutableMapping[str, Record] = field(default_factory=dict)  # a dict, or CachedRecords
     vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
     fingerprints: dict[str, str] = field(default_factory=dict)
     digests: dict[str, bytes] = field(default_factory=dict)  # string id -> digest of its vector
-    # digest -> the visible record with that vector; a set only for the rare vector shared by several
-    by_digest: dict[bytes, str | set[str]] = field(default_factory=dict)
+    # digest -> the visible record with that vector; a set only for the rare vector shared by several.
+    # Built from ``digests`` by the first search the server answers (None until then): a store
+    # that searches on the client never needs it, and a load need not pay for it.
+    by_digest: dict[bytes, str | set[str]] | None = field(default=None, compare=False, repr=False)
     homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
     strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
     versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
@@ -152,13 +155,18 @@ class View:
 
     def records_for(self, digest: bytes) -> set[str]:
         """The visible records whose vector has this digest (a search hit's elements)."""
+        if self.by_digest is None:
+            self.by_digest = {}
+            for sid, held_digest in self.digests.items():
+                self._hold_digest(held_digest, sid)
         held = self.by_digest.get(digest)
         if held is None:
             return set()
         return {held} if isinstance(held, str) else held
 
-    def hold_digest(self, digest: bytes, sid: str) -> None:
-        """Record ``sid`` as holding a vector with ``digest``."""
+    def _hold_digest(self, digest: bytes, sid: str) -> None:
+        if self.by_digest is None:
+            return  # built whole when first asked for
         held = self.by_digest.get(digest)
         if held is None:
             self.by_digest[digest] = sid
@@ -169,6 +177,8 @@ class View:
             held.add(sid)
 
     def _release_digest(self, digest: bytes, sid: str) -> None:
+        if self.by_digest is None:
+            return
         held = self.by_digest[digest]
         if isinstance(held, str):
             if held == sid:
@@ -176,14 +186,14 @@ class View:
             return
         held.discard(sid)
         if len(held) == 1:
-            self.by_digest[digest] = next(iter(held))  # one shape per content: views compare equal
+            self.by_digest[digest] = next(iter(held))  # one shape per content, as a build makes it
 
     def _adopt(self, entry: Entry, digest: bytes, counted: bool) -> None:
         sid = entry.id
         self.records[sid] = entry.record()
         self.fingerprints[sid] = entry.fingerprint
         self.digests[sid] = digest
-        self.hold_digest(digest, sid)
+        self._hold_digest(digest, sid)
         self.homes[sid] = entry.home
         if entry.home != self.gen:
             self.strays.add(sid)

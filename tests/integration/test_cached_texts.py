@@ -22,7 +22,7 @@ from test_graph_search import close_with_a_version_1_cache
 from scintirete_integrations import ScintireteClient
 from scintirete_integrations.documents import DocumentCollection, Record
 from scintirete_integrations.documents import view_cache as view_cache_module
-from scintirete_integrations.documents.cached_texts import CachedRecord
+from scintirete_integrations.documents.cached_texts import CachedRecord, CachedRecords
 from scintirete_integrations.errors import InternalError
 
 DB = "cachedtexts"
@@ -155,3 +155,37 @@ def test_a_cache_of_an_older_version_is_read_whole_and_saved_again_in_this_one(
     assert path.read_bytes()[:8] == view_cache_module.MAGIC
     again = open_docs(client, name, tmp_path)
     assert again.count() == 40 and type(again._core.view.records["r1"]) is CachedRecord
+
+
+def test_loaded_records_behave_as_a_dict_of_them_through_writes_and_deletes(
+    client: ScintireteClient, tmp_path: Path
+) -> None:
+    """Order included: a store's ties and its cache's row order follow it."""
+    _, reader = loaded(client, tmp_path)
+    held = reader._core.view.records
+    assert isinstance(held, CachedRecords) and not any(held._made)  # none made at load
+    model = {sid: Record(r.id, r.text, None, dict(r.metadata), r.group) for sid, r in held.items()}
+    rng = np.random.default_rng(11)
+    for step in range(300):
+        sid = f"r{rng.integers(0, 50)}"
+        if rng.random() < 0.4 and sid in model:
+            del held[sid], model[sid]
+        else:
+            record = Record(sid, f"step {step}", None, {"step": step})
+            held[sid] = model[sid] = record
+        assert len(held) == len(model) and (sid in held) == (sid in model)
+    assert list(held) == list(model) and list(held.items()) == list(model.items())
+    assert [r.text for r in held.values()] == [r.text for r in model.values()]
+    assert held == model and model == held and held.get("nope") is None
+    with pytest.raises(KeyError):
+        held["nope"]
+
+
+def test_a_search_makes_only_the_records_it_returns(client: ScintireteClient, tmp_path: Path) -> None:
+    _, reader = loaded(client, tmp_path)
+    hits = reader.search(records(40)[3].vector, k=2)  # type: ignore[arg-type]
+    held = reader._core.view.records
+    assert isinstance(held, CachedRecords)
+    assert sorted(sid for sid, made in zip(held._sids, held._made, strict=True) if made) == sorted(
+        hit.record.id for hit in hits
+    )

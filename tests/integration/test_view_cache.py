@@ -98,8 +98,10 @@ def assert_same_view(got: View, want: View) -> None:
         assert (mine.text, mine.metadata, mine.group) == (record.text, record.metadata, record.group)
         assert repr(mine.metadata) == repr(record.metadata)  # 1.0 stays a float, 1 an int
         assert np.array_equal(got.vectors.get(sid), want.vectors.get(sid))
-    for name in ("digests", "by_digest", "homes", "fingerprints", "strays"):
+    for name in ("digests", "homes", "fingerprints", "strays"):
         assert getattr(got, name) == getattr(want, name), name
+    for digest in want.digests.values():
+        assert got.records_for(digest) == want.records_for(digest)
     assert got.data_vectors.get(got.gen) == want.data_vectors.get(want.gen)  # older ones: dropped
     # Deleted ids keep their version; a view read from a checkpoint has none from before it
     # (none is needed: no page it can still apply restates an older state).
@@ -443,6 +445,7 @@ def test_records_sharing_a_vector_are_all_found_and_stay_found_as_some_go(
     same = np.ones(8, np.float32)
     writer.upsert([Record(sid, sid, same) for sid in ("a", "b", "c")] + records(5))
     view = writer._core.view
+    assert view.by_digest is None  # built when a search the server answers needs it
     assert view.records_for(view.digests["a"]) == {"a", "b", "c"}
     writer.delete(["a", "b"])
     assert view.by_digest[view.digests["c"]] == "c"  # back to one name, as a fresh view has it
@@ -450,4 +453,6 @@ def test_records_sharing_a_vector_are_all_found_and_stay_found_as_some_go(
     reader = open_docs(client, name, tmp_path)
     reader._core.exact_search_limit = 0  # hits come from the server, matched by their digest
     assert [hit.record.id for hit in reader.search(same, k=1)] == ["c"]
+    reader.upsert([Record("d", "d", same)])  # kept up to date once built
+    assert reader._core.view.records_for(view.digests["c"]) == {"c", "d"}
     assert_same_view(reader._core.view, fresh_view(client, name))
