@@ -275,7 +275,12 @@ class VectorTable:
         self, query: np.ndarray, count: int, among: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``count`` nearest of the graph's proposals (within rows ``among``), scored exactly;
-        None when the graph is not ready or cannot propose enough (the caller scans instead)."""
+        None when the graph is not ready or cannot propose enough, or when it would be asked for
+        as many proposals as ``among`` holds rows: the caller scores those instead, for less.
+
+        A filter's share already widens the graph's search (proposals / share); the proposals
+        do not also grow with the collection: at 1,000,000 records a 1% filter asked for 33,300
+        and spent 119 ms where scoring its 10,000 rows exactly costs about 30."""
         graph = self.ready_graph()
         if graph is None:
             return None
@@ -287,9 +292,13 @@ class VectorTable:
             allowed[among] = True
             share = len(among) / total
         want = min(count, total if among is None else len(among))
-        proposals = max(CANDIDATES, _GROWTH * count, total // RECORDS_PER_PROPOSAL)
+        proposals = max(CANDIDATES, _GROWTH * count)
+        if among is None:
+            proposals = max(proposals, total // RECORDS_PER_PROPOSAL)
         while True:
             asked = min(total, math.ceil(proposals / share))
+            if among is not None and asked >= len(among):
+                return None
             rows = self._row_of_key[graph.propose(query, asked)]
             rows = rows[rows >= 0]
             if allowed is not None:

@@ -522,3 +522,31 @@ def test_larger_collections_ask_the_graph_for_more_proposals(
     monkeypatch.setattr("scintirete_integrations.documents.vectors.RECORDS_PER_PROPOSAL", 2)
     assert docs.search(vectors[0], k=10)[0].record.id == "r0"
     assert asked == [200, 600]  # at least 200; one per RECORDS_PER_PROPOSAL records
+
+
+def test_a_filter_asks_the_graph_only_while_that_costs_less_than_scoring_its_rows(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proposals asked = proposals / the filter's share; at least as many as the filter's rows:
+    those rows are scored instead, and the answer is exact either way."""
+    docs = open_docs(client, f"g_{uuid.uuid4().hex[:8]}")
+    vectors = clustered(10_000)
+    docs.upsert(records(vectors))
+    assert docs._core.view.vectors.ready_graph(wait=True) is not None
+    asked: list[int] = []
+    original = graph_module.GraphIndex.propose
+
+    def spy(self: graph_module.GraphIndex, query: np.ndarray, count: int) -> np.ndarray:
+        asked.append(count)
+        return original(self, query, count)
+
+    monkeypatch.setattr(graph_module.GraphIndex, "propose", spy)
+    monkeypatch.setattr("scintirete_integrations.documents.vectors.RECORDS_PER_PROPOSAL", 2)
+    half = {"half": 1}  # 5,000 rows: 200 / 0.5 = 400 proposals, not scaled by the collection's size
+    query = clustered(1, seed=3)[0]
+    hits = docs.search(query, k=10, filter=half)
+    assert asked == [400]
+    assert [h.record.id for h in hits] == [sid for sid, _ in exact(docs, query, 10, half)]
+    monkeypatch.setattr("scintirete_integrations.documents.vectors.CANDIDATES", 2_500)  # 5,000 asked
+    assert [h.record.id for h in docs.search(query, k=10, filter=half)] == [h.record.id for h in hits]
+    assert asked == [400]  # the graph was not asked: the 5,000 rows were scored
