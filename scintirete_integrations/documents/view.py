@@ -43,17 +43,20 @@ class View:
     switches: int = 0  # rebuilds applied
     checkpoint_seq: int = 0  # the newest checkpoint marker applied
     since_checkpoint: int = 0  # entries (upserts and deletes) applied since then
-    records: MutableMapping[str, Record] = field(default_factory=dict)  # a dict, or CachedRecords
+    # These five are dicts, or (loaded from a view cache) CachedRecords and DeferredDicts.
+    records: MutableMapping[str, Record] = field(default_factory=dict)
     vectors: VectorTable = field(default_factory=lambda: VectorTable(Metric.COSINE))
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    digests: dict[str, bytes] = field(default_factory=dict)  # string id -> digest of its vector
+    fingerprints: MutableMapping[str, str] = field(default_factory=dict)
+    digests: MutableMapping[str, bytes] = field(default_factory=dict)  # string id -> digest of its vector
     # digest -> the visible record with that vector; a set only for the rare vector shared by several.
     # Built from ``digests`` by the first search the server answers (None until then): a store
     # that searches on the client never needs it, and a load need not pay for it.
     by_digest: dict[bytes, str | set[str]] | None = field(default=None, compare=False, repr=False)
-    homes: dict[str, str] = field(default_factory=dict)  # string id -> data collection holding its vector
+    homes: MutableMapping[str, str] = field(
+        default_factory=dict
+    )  # string id -> data collection of its vector
     strays: set[str] = field(default_factory=set)  # visible records whose vector is not in ``gen``
-    versions: dict[str, int] = field(default_factory=dict)  # string id -> page of its newest write
+    versions: MutableMapping[str, int] = field(default_factory=dict)  # string id -> page of its newest write
     data_vectors: dict[str, int] = field(default_factory=dict)  # data collection -> vectors written
     applied_upto: int = 0  # every page up to here is applied (or void)
     applied_above: set[int] = field(default_factory=set)

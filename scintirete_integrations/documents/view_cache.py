@@ -29,6 +29,7 @@ from ..lite.stored_rows import MAP_VECTORS, StoredVectors
 from ..models import Metric
 from .book import head_digest, page_digest
 from .cached_texts import LAZY_TEXTS, CachedRecords, CachedTexts
+from .deferred import DeferredDict
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .graph import GraphIndex
 from .pages import books_plan, read_head_plan, read_stored_plan
@@ -317,15 +318,17 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
     metadata = json.loads(sections["metadata"])
     groups = json.loads(sections["groups"])
     fingerprints = sections["fingerprints"].decode("ascii")
-    home_of = np.frombuffer(sections["homes"], dtype="<i4").tolist()
+    home_of = np.frombuffer(sections["homes"], dtype="<i4")
     texts = sections["texts"]
-    versions = np.frombuffer(sections["versions"], dtype="<i8").tolist()
+    versions = np.frombuffer(sections["versions"], dtype="<i8")
     digests = sections["digests"]
     vectors = sections["vectors"]
     if not len(sids) == len(metadata) == len(groups) == count or len(fingerprints) % max(count, 1):
         raise ValueError(f"columns of unequal length for {count} records")
     if len(set(sids)) != count:
         raise ValueError("an id appears twice")
+    if count and not 0 <= int(home_of.min()) <= int(home_of.max()) < len(homes):
+        raise ValueError("a record's data collection is not listed")
     view = View(gen=str(header["state"]["gen"]), vectors=VectorTable(metric))
     for key in _STATE_FIELDS:
         setattr(view, key, header["state"][key])
@@ -341,13 +344,15 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
             for sid, text, meta, group in zip(sids, texts, metadata, groups, strict=True)
         }
     step = len(fingerprints) // count if count else 0
-    view.fingerprints = {sid: fingerprints[i * step : (i + 1) * step] for i, sid in enumerate(sids)}
-    view.homes = {sid: homes[h] for sid, h in zip(sids, home_of, strict=True)}
-    view.versions = dict(zip(sids, versions, strict=True))
-    view.digests = {sid: digests[16 * i : 16 * i + 16] for i, sid in enumerate(sids)}
-    for sid, version in json.loads(sections["deleted"]):
-        view.versions[str(sid)] = int(version)
-    view.strays = {sid for sid, home in view.homes.items() if home != view.gen}
+    deleted = [(str(sid), int(version)) for sid, version in json.loads(sections["deleted"])]
+    view.fingerprints = DeferredDict(
+        lambda: {sid: fingerprints[i * step : (i + 1) * step] for i, sid in enumerate(sids)}
+    )
+    view.homes = DeferredDict(lambda: {sid: homes[h] for sid, h in zip(sids, home_of.tolist(), strict=True)})
+    view.versions = DeferredDict(lambda: dict(zip(sids, versions.tolist(), strict=True)) | dict(deleted))
+    view.digests = DeferredDict(lambda: {sid: digests[16 * i : 16 * i + 16] for i, sid in enumerate(sids)})
+    current = homes.index(view.gen) if view.gen in homes else -1
+    view.strays = {sids[row] for row in np.flatnonzero(home_of != current).tolist()}
     keys = np.frombuffer(sections["keys"], dtype="<i8") if "keys" in sections else None
     if keys is not None and count > 1 and not np.diff(np.sort(keys)).all():  # a sort: unique() hashes, slower
         raise ValueError("a row key appears twice")

@@ -23,6 +23,7 @@ from scintirete_integrations import ScintireteClient
 from scintirete_integrations.documents import DocumentCollection, Record
 from scintirete_integrations.documents import view_cache as view_cache_module
 from scintirete_integrations.documents.cached_texts import CachedRecord, CachedRecords
+from scintirete_integrations.documents.deferred import DeferredDict
 from scintirete_integrations.errors import InternalError
 
 DB = "cachedtexts"
@@ -189,3 +190,10 @@ def test_a_search_makes_only_the_records_it_returns(client: ScintireteClient, tm
     assert sorted(sid for sid, made in zip(held._sids, held._made, strict=True) if made) == sorted(
         hit.record.id for hit in hits
     )
+    view = reader._core.view
+    columns = (view.fingerprints, view.digests, view.homes, view.versions)
+    assert all(isinstance(c, DeferredDict) and not c.built for c in columns)  # a search reads none
+    changed = [dataclasses.replace(record, text="changed") for record in records(2)]
+    reader.upsert(changed)  # a write reads them: each is built, and the view stays whole
+    assert all(isinstance(c, DeferredDict) and c.built for c in columns)
+    assert reader.count() == 40 and reader.get(["r1"])[0].text == "changed"
