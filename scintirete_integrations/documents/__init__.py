@@ -34,7 +34,8 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 ``1 - d``, inner product ``-d``, L2 ``1 / (1 + d)``).
 """
 
-from .collection import AsyncDocumentCollection, DocumentCollection
+from .aio import AsyncDocumentCollection
+from .collection import DocumentCollection
 from .connect import ClosesWhatItMade, close_client, resolve_clients, runs_embedded, view_cache_dir
 from .journal import IncompleteReadError, OlderFormatError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score, similarity_score

@@ -12,7 +12,8 @@ from ..client import AsyncScintireteClient, ScintireteClient
 from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from .collection import AsyncDocumentCollection, DocumentCollection
+    from .aio import AsyncDocumentCollection
+    from .collection import DocumentCollection
 
 _embedded_servers: dict[str | None, Any] = {}
 _embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()

@@ -377,6 +377,34 @@ def test_an_embedded_store_saves_at_exit_and_the_next_process_opens_from_it(tmp_
     assert out.stdout.split() == ["39", "True", "{'i':", "2}"]
 
 
+def test_an_async_collection_connected_to_a_data_directory_keeps_its_cache_there(tmp_path: Path) -> None:
+    data = tmp_path / "kb"
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        import numpy as np
+        from scintirete_integrations.documents import AsyncDocumentCollection, Record
+
+        async def main():
+            docs = AsyncDocumentCollection.connect("notes", data_dir={str(data)!r})
+            if await docs.count() == 0:
+                rng = np.random.default_rng(0)
+                await docs.upsert([Record(f"r{{i}}", f"t{{i}}", rng.random(8)) for i in range(30)])
+            print(await docs.count(), docs._core.opened_from_cache)
+
+        asyncio.run(main())
+        """
+    )
+    env = {**os.environ, "SCINTIRETE_ADDRESS": ""}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], check=True, env=env, timeout=120, capture_output=True, text=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    assert runs == [["30", "False"], ["30", "True"]]
+
+
 def test_view_cache_dir_prefers_the_argument_then_the_data_directory(tmp_path: Path) -> None:
     assert view_cache_dir(None, None) is None
     assert view_cache_dir(tmp_path, tmp_path / "elsewhere") == tmp_path / "elsewhere"
