@@ -81,19 +81,35 @@ class GraphIndex:
         self._builder: threading.Thread | None = None
         self._stop = threading.Event()
         self._failure: BaseException | None = None
+        self._viewed: memoryview | None = None  # the bytes a graph loaded as a view lies in
+
+    def _writable(self) -> None:
+        """A graph viewed where it lies cannot change: copy it into memory first."""
+        if self._viewed is not None:
+            self._graph = _Index.restore(self._viewed)
+            self._viewed = None
 
     @classmethod
-    def load(cls, metric: Metric, dimension: int, data: bytes | bytearray, added_below: int) -> GraphIndex:
-        """A graph saved by :meth:`save`; ValueError when the bytes are not one of this shape."""
+    def load(
+        cls, metric: Metric, dimension: int, data: bytes | bytearray | memoryview, added_below: int
+    ) -> GraphIndex:
+        """A graph saved by :meth:`save`; ValueError when the bytes are not one of this shape.
+
+        A ``memoryview`` (of a mapped file) is searched where it lies, not copied: the process
+        holds only the nodes searches visit. The graph is copied into memory before its first
+        change."""
         assert _Index is not None
         try:
-            graph = _Index.restore(data)
+            graph = _Index.restore(data, view=isinstance(data, memoryview))
         except Exception as exc:
             raise ValueError(f"graph index not readable: {exc}") from exc
         kind, _ = _KINDS[metric]
         if graph is None or graph.ndim != dimension or str(graph.metric_kind).split(".")[-1].lower() != kind:
             raise ValueError("graph index of another shape or metric")
-        return cls(metric, dimension, graph, added_below)
+        loaded = cls(metric, dimension, graph, added_below)
+        if isinstance(data, memoryview):
+            loaded._viewed = data
+        return loaded
 
     def save(self) -> bytes:
         """The graph's bytes (call after :meth:`catch_up` returned True, so it matches the table)."""
@@ -146,10 +162,12 @@ class GraphIndex:
             self.wait()
         if self._failure is not None:
             raise GraphFailed(f"building the graph index failed: {self._failure!r}") from self._failure
+        new = np.flatnonzero((keys >= self.added_below) & live)
+        if self.removed or len(new):
+            self._writable()
         if self.removed:
             self._graph.remove(np.array(self.removed, dtype=np.uint64))
             self.removed = []
-        new = np.flatnonzero((keys >= self.added_below) & live)
         # Every key below next_key is now added or gone (a dead row is never added).
         self.added_below = max(self.added_below, next_key)
         if not len(new):

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import mmap
 import os
 import tempfile
 import zlib
@@ -301,6 +302,8 @@ def decode_view(file: io.BufferedReader, names: Names, metric: Metric) -> View:
             sections[name] = texts
         elif name == "vectors" and MAP_VECTORS and count and width and isinstance(file.name, str):
             sections[name], crc = _mapped_vectors(file, count, width, crc)
+        elif name == "graph" and MAP_VECTORS and isinstance(file.name, str):
+            sections[name], crc = _mapped_section(file, length, crc)
         elif name == "vectors":
             vectors = np.empty((count, width), np.float32)
             buffer = vectors.data.cast("B")
@@ -409,6 +412,25 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _mapped_section(file: io.BufferedReader, length: int, crc: int) -> tuple[memoryview, int]:
+    """The next ``length`` bytes of ``file`` mapped read-only, with the CRC carried over them
+    (read through a small buffer: the page cache keeps the bytes, the process does not)."""
+    start = file.tell()
+    buffer = bytearray(min(length, _VECTOR_READ))
+    done = 0
+    while done < length:
+        part = memoryview(buffer)[: min(len(buffer), length - done)]
+        if file.readinto(part) != len(part):
+            raise ValueError("the file ends inside a section")
+        crc = zlib.crc32(part, crc)
+        done += len(part)
+    if not length:
+        return memoryview(b""), crc
+    aligned = start - start % mmap.ALLOCATIONGRANULARITY
+    mapped = mmap.mmap(file.fileno(), start + length - aligned, access=mmap.ACCESS_READ, offset=aligned)
+    return memoryview(mapped)[start - aligned :], crc
 
 
 def _read_exactly(file: io.BufferedReader, size: int) -> bytes:

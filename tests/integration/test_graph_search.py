@@ -236,6 +236,7 @@ def test_the_graph_is_saved_with_the_view_and_opened_without_a_rebuild(
     got = [[(h.record.id, h.distance) for h in reader.search(q, k=10)] for q in queries]
     assert reader._core.opened_from_cache and added == []  # nothing rebuilt
     assert len(graph_of(reader)) == reader.count()
+    assert graph_of(reader)._viewed is not None  # searched where it lies in the file
     for q, hits in zip(queries, got, strict=True):
         truth = exact(reader, q, 10)
         assert len({sid for sid, _ in hits} & {sid for sid, _ in truth}) >= 9
@@ -246,6 +247,11 @@ def test_the_graph_is_saved_with_the_view_and_opened_without_a_rebuild(
     assert reader.search(late[2], k=1)[0].record.id == "r9002"
     assert "r5" not in {h.record.id for h in reader.search(clustered(30, seed=4)[0], k=10)}
     assert added == [5]  # only the new records were added to the loaded graph
+    assert graph_of(reader)._viewed is None  # copied into memory to take them
+    reader._close_for("test")
+    again = open_docs(client, name, tmp_path)
+    assert again.search(late[2], k=1)[0].record.id == "r9002" and again._core.opened_from_cache
+    assert added == [5]
 
 
 def test_a_cache_from_a_store_without_usearch_and_one_read_without_it_both_open(
