@@ -2,8 +2,8 @@
 
 A new process that loads it reads only the pages written since, instead of every page. The
 file format and why a cache is never trusted unproven are in ``docs/view-cache.md``; in short,
-the cached view names its *anchor* (its newest applied page and the digest of that page's
-stored bytes), and is used only when a book on the server holds those very bytes.
+the cached view names its *anchor* (its newest applied page, by the page's length, CRC and
+first chunk), and is used only when a book on the server holds that very page.
 """
 
 from __future__ import annotations
@@ -381,19 +381,13 @@ def _mapped_vectors(
     cannot give: the CRC and the rows' squared norms, from one pass of reads through a small
     buffer (the page cache keeps the bytes; the process does not)."""
     start = file.tell()
-    row_bytes = 4 * width
-    rows_per_read = max(1, _VECTOR_READ // row_bytes)
-    buffer = np.empty((rows_per_read, width), np.float32)
     squares = np.empty(count, np.float32)
     done = 0
-    while done < count:
-        rows = min(rows_per_read, count - done)
-        part = memoryview(buffer[:rows].data).cast("B")
-        if file.readinto(part) != len(part):
-            raise ValueError("the file ends inside the vectors")
-        crc = zlib.crc32(part, crc)
-        squares[done : done + rows] = np.einsum("ij,ij->i", buffer[:rows], buffer[:rows])
-        done += rows
+    for block in _blocks(file, count * 4 * width, 4 * width):
+        crc = zlib.crc32(block, crc)
+        rows = np.frombuffer(block, np.float32).reshape(-1, width)
+        squares[done : done + len(rows)] = np.einsum("ij,ij->i", rows, rows)
+        done += len(rows)
     path = Path(file.name)
     # Read-only: the table never writes these rows (its first write copies them, by ``stored``).
     matrix = np.asarray(np.memmap(path, dtype="<f4", mode="r", offset=start, shape=(count, width)))
@@ -416,21 +410,28 @@ def _collector_paused() -> Iterator[None]:
 
 def _mapped_section(file: io.BufferedReader, length: int, crc: int) -> tuple[memoryview, int]:
     """The next ``length`` bytes of ``file`` mapped read-only, with the CRC carried over them
-    (read through a small buffer: the page cache keeps the bytes, the process does not)."""
+    (read through a small buffer, as the vectors are)."""
     start = file.tell()
-    buffer = bytearray(min(length, _VECTOR_READ))
-    done = 0
-    while done < length:
-        part = memoryview(buffer)[: min(len(buffer), length - done)]
-        if file.readinto(part) != len(part):
-            raise ValueError("the file ends inside a section")
-        crc = zlib.crc32(part, crc)
-        done += len(part)
+    for block in _blocks(file, length, 1):
+        crc = zlib.crc32(block, crc)
     if not length:
         return memoryview(b""), crc
     aligned = start - start % mmap.ALLOCATIONGRANULARITY
     mapped = mmap.mmap(file.fileno(), start + length - aligned, access=mmap.ACCESS_READ, offset=aligned)
     return memoryview(mapped)[start - aligned :], crc
+
+
+def _blocks(file: io.BufferedReader, length: int, unit: int) -> Iterator[memoryview]:
+    """The next ``length`` bytes of ``file`` in blocks of whole ``unit``s, each read into the same
+    buffer of about :data:`_VECTOR_READ` bytes (valid until the next block is asked for)."""
+    buffer = bytearray(min(length, max(unit, _VECTOR_READ - _VECTOR_READ % unit)))
+    done = 0
+    while done < length:
+        block = memoryview(buffer)[: min(len(buffer), length - done)]
+        if file.readinto(block) != len(block):
+            raise ValueError("the file ends inside a section")
+        yield block
+        done += len(block)
 
 
 def _read_exactly(file: io.BufferedReader, size: int) -> bytes:
