@@ -225,7 +225,8 @@ class VectorTable:
         query32 = np.ascontiguousarray(query, dtype=np.float32)
         candidates = None
         if among is not None:
-            candidates = np.array(sorted(self.rows[sid] for sid in among if sid in self.rows), dtype=np.intp)
+            row_of = self.rows
+            candidates = np.sort(np.fromiter((row_of[sid] for sid in among if sid in row_of), dtype=np.intp))
             if not len(candidates):
                 return []
         found = None

@@ -48,7 +48,8 @@ class StoredVectors:
         rows: np.ndarray[Any, Any],
         out: np.ndarray[Any, Any] | None = None,
     ) -> np.ndarray[Any, Any]:
-        """``vectors[rows]`` (written into ``out`` when given), rows the file holds read from it."""
+        """``vectors[rows]`` (written into ``out``, C-contiguous, when given), rows the file holds
+        read from it."""
         rows = np.asarray(rows, np.intp)
         if out is None:
             out = np.empty((len(rows), self._dim), np.float32)
@@ -57,9 +58,18 @@ class StoredVectors:
             wanted = rows[stored]
             # Consecutive rows going to consecutive places are one read.
             breaks = (np.flatnonzero((np.diff(wanted) != 1) | (np.diff(stored) != 1)) + 1).tolist()
-            for first, last in zip([0, *breaks], [*breaks, len(wanted)], strict=True):
-                at = int(stored[first])
-                self._read_into(out[at : at + last - first], int(wanted[first]))
+            firsts, lasts = [0, *breaks], [*breaks, len(wanted)]
+            places, offsets = (
+                stored[firsts].tolist(),
+                (self._start + wanted[firsts] * self._row_bytes).tolist(),
+            )
+            target = memoryview(out.data).cast("B")
+            fd, row_bytes = self._fd, self._row_bytes
+            for first, last, at, offset in zip(firsts, lasts, places, offsets, strict=True):
+                size = (last - first) * row_bytes
+                part = target[at * row_bytes : at * row_bytes + size]
+                if os.preadv(fd, [part], offset) != size:  # short: rare, finished by the slow path
+                    self._read_into(out[at : at + last - first], (offset - self._start) // row_bytes)
         if len(stored) < len(rows):
             others = np.flatnonzero(rows >= self.count)
             out[others] = vectors[rows[others]]

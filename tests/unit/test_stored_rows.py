@@ -191,3 +191,18 @@ def test_a_directory_snapshotted_without_a_graph_opens_with_one(tmp_path: Path) 
         assert hits.ids == [11] and hits.distances[0] == pytest.approx(0.0, abs=1e-6)
     finally:
         again.close()
+
+
+def test_chosen_rows_are_read_from_the_file_in_any_order_runs_and_repeats_included(tmp_path: Path) -> None:
+    matrix = np.random.default_rng(3).standard_normal((500, 12)).astype(np.float32)
+    path = tmp_path / "rows.bin"
+    path.write_bytes(b"x" * 40 + matrix.tobytes())
+    stored = stored_rows.StoredVectors(path, 40, 400, 12)  # rows 400+ live only in memory
+    rows = np.array([7, 8, 9, 3, 3, 450, 399, 0, 1, 2, 498, 100])
+    assert np.array_equal(stored.gather(matrix, rows), matrix[rows])
+    out = np.zeros((len(rows) + 2, 12), np.float32)
+    stored.gather(matrix, rows, out=out[: len(rows)])
+    assert np.array_equal(out[: len(rows)], matrix[rows]) and not out[len(rows) :].any()
+    path.write_bytes(b"x" * 40 + matrix[:300].tobytes())  # the file cut short under the reader
+    with pytest.raises(OSError, match="row 350"):
+        stored.gather(matrix, np.array([5, 350]))
