@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InternalError
 from .records import Record
 
-__all__ = ["LAZY_TEXTS", "CachedRecord", "CachedRecords", "CachedTexts"]
+__all__ = ["LAZY_TEXTS", "CachedRecord", "CachedRecords", "CachedTexts", "record_labels"]
 
 #: Windows cannot rename a new cache over a file that is open: read the texts at load there.
 LAZY_TEXTS = os.name != "nt"
@@ -156,6 +156,17 @@ class CachedRecords(MutableMapping[str, Record]):
     def values(self) -> Iterator[Record]:  # type: ignore[override]
         return (record for _, record in self.items())
 
+    def labels(self) -> Iterator[tuple[str, Mapping[str, Any], str | None]]:
+        """:func:`record_labels`: the columns as loaded, and the records made or set since."""
+        for row, sid in enumerate(self._sids):
+            made = self._made[row]
+            if made is None:
+                yield sid, self._metadata[row], self._groups[row]
+            elif made is not _GONE:
+                yield sid, made.metadata, made.group
+        for sid, record in self._added.items():
+            yield sid, record.metadata, record.group
+
     def __repr__(self) -> str:
         return f"CachedRecords({len(self)} records)"
 
@@ -166,3 +177,11 @@ class CachedRecords(MutableMapping[str, Record]):
             record = CachedRecord.of(sid, self._metadata[row], self._groups[row], self._texts, row)
             self._made[row] = record
         return record
+
+
+def record_labels(records: Mapping[str, Record]) -> Iterator[tuple[str, Mapping[str, Any], str | None]]:
+    """``(id, metadata, group)`` of every record, in order: what a filter reads. Records loaded
+    from a cache are not made for it (a filter over 1,000,000 of them would make them all)."""
+    if isinstance(records, CachedRecords):
+        return records.labels()
+    return ((sid, record.metadata, record.group) for sid, record in records.items())

@@ -18,6 +18,7 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..filters import Filter
 from ..filters import compile as compile_filter
 from ..models import HnswConfig, Metric
+from .cached_texts import record_labels
 from .graph import AVAILABLE as GRAPH_AVAILABLE
 from .journal import Refresher
 from .pages import ensure_books_plan
@@ -296,7 +297,11 @@ class CollectionCore:
                 return list(itertools.islice(view.records, limit))
             cached = view.match_cache.get(key)
             if cached is None:
-                cached = [sid for sid, rec in view.records.items() if _passes(rec, predicate, group)]
+                cached = [
+                    sid
+                    for sid, metadata, record_group in record_labels(view.records)
+                    if (group is None or record_group == group) and predicate(metadata)
+                ]
                 view.match_cache[key] = cached
             return cached[:limit] if limit is not None else list(cached)
 
@@ -304,10 +309,10 @@ class CollectionCore:
         """The fraction of visible records passing ``where``, from a sample (exact for small views)."""
         predicate = compile_filter(where)
         with self.lock:
-            sample = list(itertools.islice(view.records.values(), _SAMPLE))
+            sample = [metadata for _, metadata, _ in itertools.islice(record_labels(view.records), _SAMPLE)]
         if not sample:
             return 0.0
-        return sum(1 for record in sample if predicate(record.metadata)) / len(sample)
+        return sum(1 for metadata in sample if predicate(metadata)) / len(sample)
 
     # -- reads
 

@@ -22,7 +22,7 @@ from test_graph_search import close_with_a_version_1_cache
 from scintirete_integrations import ScintireteClient
 from scintirete_integrations.documents import DocumentCollection, Record
 from scintirete_integrations.documents import view_cache as view_cache_module
-from scintirete_integrations.documents.cached_texts import CachedRecord, CachedRecords
+from scintirete_integrations.documents.cached_texts import CachedRecord, CachedRecords, record_labels
 from scintirete_integrations.documents.deferred import DeferredDict
 from scintirete_integrations.errors import InternalError
 
@@ -178,6 +178,7 @@ def test_loaded_records_behave_as_a_dict_of_them_through_writes_and_deletes(
     assert list(held) == list(model) and list(held.items()) == list(model.items())
     assert [r.text for r in held.values()] == [r.text for r in model.values()]
     assert held == model and model == held and held.get("nope") is None
+    assert list(record_labels(held)) == list(record_labels(model))
     with pytest.raises(KeyError):
         held["nope"]
 
@@ -185,11 +186,12 @@ def test_loaded_records_behave_as_a_dict_of_them_through_writes_and_deletes(
 def test_a_search_makes_only_the_records_it_returns(client: ScintireteClient, tmp_path: Path) -> None:
     _, reader = loaded(client, tmp_path)
     hits = reader.search(records(40)[3].vector, k=2)  # type: ignore[arg-type]
+    hits += reader.search(records(40)[5].vector, k=2, filter={"i": {"$gte": 20}})  # type: ignore[arg-type]
+    assert all(hit.record.metadata["i"] >= 20 for hit in hits[2:])
     held = reader._core.view.records
     assert isinstance(held, CachedRecords)
-    assert sorted(sid for sid, made in zip(held._sids, held._made, strict=True) if made) == sorted(
-        hit.record.id for hit in hits
-    )
+    made = {sid for sid, record in zip(held._sids, held._made, strict=True) if record}
+    assert made == {hit.record.id for hit in hits}  # the filter read the columns, not records
     view = reader._core.view
     columns = (view.fingerprints, view.digests, view.homes, view.versions)
     assert all(isinstance(c, DeferredDict) and not c.built for c in columns)  # a search reads none
