@@ -36,7 +36,14 @@ Scores: ``score`` is a relevance in [0, 1], higher is closer, from the distance:
 
 from .aio import AsyncDocumentCollection
 from .collection import DocumentCollection
-from .connect import ClosesWhatItMade, close_client, resolve_clients, runs_embedded, view_cache_dir
+from .connect import (
+    ClosesWhatItMade,
+    ViewCacheOption,
+    close_client,
+    resolve_clients,
+    runs_embedded,
+    view_cache_dir,
+)
 from .journal import IncompleteReadError, OlderFormatError
 from .records import Record, ScoredRecord, check_metadata, new_id, relevance_score, similarity_score
 from .search import maximal_marginal_relevance
@@ -49,6 +56,7 @@ __all__ = [
     "OlderFormatError",
     "Record",
     "ScoredRecord",
+    "ViewCacheOption",
     "check_metadata",
     "close_client",
     "maximal_marginal_relevance",

@@ -6,7 +6,7 @@ import atexit
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from ..client import AsyncScintireteClient, ScintireteClient
 from ..errors import InvalidArgumentError
@@ -14,6 +14,9 @@ from ..errors import InvalidArgumentError
 if TYPE_CHECKING:
     from .aio import AsyncDocumentCollection
     from .collection import DocumentCollection
+
+#: A store's ``view_cache=``: a directory, None (the default place, if any) or False (none).
+ViewCacheOption = str | os.PathLike[str] | Literal[False] | None
 
 _embedded_servers: dict[str | None, Any] = {}
 _embedded_clients: weakref.WeakSet[ScintireteClient] = weakref.WeakSet()
@@ -121,15 +124,19 @@ def resolve_clients(
 
 
 def view_cache_dir(
-    data_dir: str | os.PathLike[str] | None, view_cache: str | os.PathLike[str] | None
+    data_dir: str | os.PathLike[str] | None, view_cache: ViewCacheOption
 ) -> str | os.PathLike[str] | None:
     """Where a store keeps its view cache (``docs/view-cache.md``): ``view_cache`` when given,
-    else ``<data_dir>/view-cache`` for an embedded server with a data directory, else nowhere::
+    else ``<data_dir>/view-cache`` for an embedded server with a data directory, else nowhere;
+    ``False``: nowhere (each new process reads the collection back from the server)::
 
         view_cache_dir("./kb", None)        # './kb/view-cache' (as a real path)
         view_cache_dir(None, "./cache")     # './cache': a store of a server named by address
         view_cache_dir(None, None)          # None: in memory, nothing to open again
+        view_cache_dir("./kb", False)       # None: the data directory holds the server's data only
     """
+    if view_cache is False:
+        return None
     if view_cache is not None:
         return view_cache
     if data_dir is not None:

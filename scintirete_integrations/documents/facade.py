@@ -7,13 +7,13 @@ by ``await`` alone.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..client import USE_CLIENT_DEFAULT, Timeout
 from ..errors import ClosedError, InvalidArgumentError
 from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
+from .connect import ViewCacheOption, view_cache_dir
 from .core import APPROXIMATE_SEARCH_FROM, EXACT_SEARCH_LIMIT, CollectionCore
 
 __all__ = ["Facade", "refuse_empty"]
@@ -44,7 +44,7 @@ class Facade:
         compact_min_hidden: int = 1000,
         exact_search_limit: int = EXACT_SEARCH_LIMIT,
         timeout: Timeout = USE_CLIENT_DEFAULT,
-        view_cache: str | os.PathLike[str] | None = None,
+        view_cache: ViewCacheOption = None,
         approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
         core: CollectionCore | None = None,
     ) -> None:
@@ -59,7 +59,7 @@ class Facade:
             auto_compact=auto_compact,
             compact_min_hidden=compact_min_hidden,
             exact_search_limit=exact_search_limit,
-            view_cache=view_cache,
+            view_cache=view_cache_dir(None, view_cache),
             approximate_search_from=approximate_search_from,
         )
 

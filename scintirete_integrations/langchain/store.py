@@ -20,6 +20,7 @@ from ..documents import (
     AsyncDocumentCollection,
     ClosesWhatItMade,
     DocumentCollection,
+    ViewCacheOption,
     resolve_clients,
     runs_embedded,
     view_cache_dir,
@@ -174,7 +175,7 @@ class ScintireteVectorStore(ClosesWhatItMade, Writes):
         retrieval_mode: RetrievalMode | str = RetrievalMode.DENSE,
         fusion: Fusion = "relative",
         alpha: float = 0.5,
-        view_cache: str | os.PathLike[str] | None = None,
+        view_cache: ViewCacheOption = None,
         approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
     ) -> None:
         self._retrieval = Retrieval.make(retrieval_mode, fusion, alpha)

@@ -23,6 +23,7 @@ from ..documents import (
     ClosesWhatItMade,
     DocumentCollection,
     Record,
+    ViewCacheOption,
     resolve_clients,
     view_cache_dir,
 )
@@ -125,7 +126,7 @@ class ScintireteVectorStore(ClosesWhatItMade, BasePydanticVectorStore):
         timeout: Timeout = USE_CLIENT_DEFAULT,
         client_options: Mapping[str, Any] | None = None,
         fusion: Fusion = "relative",
-        view_cache: str | os.PathLike[str] | None = None,
+        view_cache: ViewCacheOption = None,
         approximate_search_from: int | None = APPROXIMATE_SEARCH_FROM,
     ) -> None:
         check_fusion(fusion, DEFAULT_ALPHA)

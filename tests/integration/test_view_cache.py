@@ -405,8 +405,29 @@ def test_an_async_collection_connected_to_a_data_directory_keeps_its_cache_there
     assert runs == [["30", "False"], ["30", "True"]]
 
 
+def test_view_cache_false_keeps_a_data_directory_to_the_servers_data(tmp_path: Path) -> None:
+    """Disk over opening time: every new store reads the collection back from the server."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from scintirete_integrations.langchain import ScintireteVectorStore
+
+    data = tmp_path / "kb"
+    for round_ in range(2):
+        store = ScintireteVectorStore(
+            DeterministicFakeEmbedding(size=16), collection_name="lean", data_dir=data, view_cache=False
+        )
+        if round_ == 0:
+            store.add_texts([f"text {i}" for i in range(30)], ids=[f"t{i}" for i in range(30)])
+        else:
+            assert len(store.get_by_ids([f"t{i}" for i in range(30)])) == 30
+            assert not store._collection._core.opened_from_cache
+        store.close()
+    assert not (data / "view-cache").exists()
+
+
 def test_view_cache_dir_prefers_the_argument_then_the_data_directory(tmp_path: Path) -> None:
     assert view_cache_dir(None, None) is None
+    assert view_cache_dir(tmp_path, False) is None and view_cache_dir(None, False) is None
     assert view_cache_dir(tmp_path, tmp_path / "elsewhere") == tmp_path / "elsewhere"
     assert Path(str(view_cache_dir(tmp_path, None))) == tmp_path.resolve() / "view-cache"
 
