@@ -12,8 +12,7 @@ from ..client import AsyncScintireteClient, ScintireteClient
 from ..filters import Filter
 from . import hybrid, maintenance, search, writes
 from .collection import DocumentCollection
-from .connect import resolve_clients, view_cache_dir
-from .facade import Facade, refuse_empty
+from .facade import Facade, connected, refuse_empty
 from .hybrid import Fusion
 from .records import Record, ScoredRecord
 
@@ -42,8 +41,7 @@ class AsyncDocumentCollection(Facade):
         **options: Any,
     ) -> AsyncDocumentCollection:
         """Open ``name`` on a server (or the embedded Lite server when no address is given)."""
-        _, client = resolve_clients(address=address, password=password, data_dir=data_dir)
-        options["view_cache"] = view_cache_dir(data_dir, options.get("view_cache"))
+        _, client, options = connected(address, password, data_dir, options)
         return cls(name, client, **options)
 
     def sync_twin(self, client: ScintireteClient) -> DocumentCollection:

@@ -11,8 +11,7 @@ import numpy as np
 from ..client import AsyncScintireteClient, ScintireteClient
 from ..filters import Filter
 from . import hybrid, maintenance, search, writes
-from .connect import resolve_clients, view_cache_dir
-from .facade import Facade, refuse_empty
+from .facade import Facade, connected, refuse_empty
 from .hybrid import Fusion
 from .records import Record, ScoredRecord
 
@@ -51,8 +50,7 @@ class DocumentCollection(Facade):
         **options: Any,
     ) -> DocumentCollection:
         """Open ``name`` on a server (or the embedded Lite server when no address is given)."""
-        client, _ = resolve_clients(address=address, password=password, data_dir=data_dir)
-        options["view_cache"] = view_cache_dir(data_dir, options.get("view_cache"))
+        client, _, options = connected(address, password, data_dir, options)
         return cls(name, client, **options)
 
     def async_twin(self, client: AsyncScintireteClient) -> AsyncDocumentCollection:

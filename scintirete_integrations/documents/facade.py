@@ -7,16 +7,17 @@ by ``await`` alone.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ..client import USE_CLIENT_DEFAULT, Timeout
+from ..client import USE_CLIENT_DEFAULT, AsyncScintireteClient, ScintireteClient, Timeout
 from ..errors import ClosedError, InvalidArgumentError
 from ..filters import Filter, matches_everything
 from ..models import HnswConfig, Metric
-from .connect import ViewCacheOption, view_cache_dir
+from .connect import ViewCacheOption, resolve_clients, view_cache_dir
 from .core import APPROXIMATE_SEARCH_FROM, EXACT_SEARCH_LIMIT, CollectionCore
 
-__all__ = ["Facade", "refuse_empty"]
+__all__ = ["Facade", "connected", "refuse_empty"]
 
 
 def refuse_empty(filter: Filter) -> None:
@@ -26,6 +27,18 @@ def refuse_empty(filter: Filter) -> None:
             f"delete_where({filter!r}) would delete every record: the filter places no condition. "
             "To delete every record call clear()"
         )
+
+
+def connected(
+    address: str | None,
+    password: str | None,
+    data_dir: str | os.PathLike[str] | None,
+    options: dict[str, Any],
+) -> tuple[ScintireteClient, AsyncScintireteClient, dict[str, Any]]:
+    """What ``connect`` of either facade opens: both clients, and ``options`` with the view cache
+    placed (``<data_dir>/view-cache`` for a data directory unless ``view_cache`` says otherwise)."""
+    sync, aio = resolve_clients(address=address, password=password, data_dir=data_dir)
+    return sync, aio, {**options, "view_cache": view_cache_dir(data_dir, options.get("view_cache"))}
 
 
 class Facade:
