@@ -510,12 +510,8 @@ def test_a_saved_graph_of_each_metric_loads_and_refuses_another_shape(metric: Me
         graph_module.GraphIndex.load(metric, 8, b"not a graph", 0)
 
 
-def test_larger_collections_ask_the_graph_for_more_proposals(
-    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    docs = open_docs(client, f"g_{uuid.uuid4().hex[:8]}")
-    vectors = clustered(1200)
-    docs.upsert(records(vectors))
+def proposals_asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of proposals each later search asks the graph for, in order."""
     asked: list[int] = []
     original = graph_module.GraphIndex.propose
 
@@ -524,6 +520,16 @@ def test_larger_collections_ask_the_graph_for_more_proposals(
         return original(self, query, count)
 
     monkeypatch.setattr(graph_module.GraphIndex, "propose", spy)
+    return asked
+
+
+def test_larger_collections_ask_the_graph_for_more_proposals(
+    client: ScintireteClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = open_docs(client, f"g_{uuid.uuid4().hex[:8]}")
+    vectors = clustered(1200)
+    docs.upsert(records(vectors))
+    asked = proposals_asked(monkeypatch)
     docs.search(vectors[0], k=10)
     monkeypatch.setattr("scintirete_integrations.documents.vectors.RECORDS_PER_PROPOSAL", 2)
     assert docs.search(vectors[0], k=10)[0].record.id == "r0"
@@ -539,14 +545,7 @@ def test_a_filter_asks_the_graph_only_while_that_costs_less_than_scoring_its_row
     vectors = clustered(10_000)
     docs.upsert(records(vectors))
     assert docs._core.view.vectors.ready_graph(wait=True) is not None
-    asked: list[int] = []
-    original = graph_module.GraphIndex.propose
-
-    def spy(self: graph_module.GraphIndex, query: np.ndarray, count: int) -> np.ndarray:
-        asked.append(count)
-        return original(self, query, count)
-
-    monkeypatch.setattr(graph_module.GraphIndex, "propose", spy)
+    asked = proposals_asked(monkeypatch)
     monkeypatch.setattr("scintirete_integrations.documents.vectors.RECORDS_PER_PROPOSAL", 2)
     half = {"half": 1}  # 5,000 rows: 200 / 0.5 = 400 proposals, not scaled by the collection's size
     query = clustered(1, seed=3)[0]
