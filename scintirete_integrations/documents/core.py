@@ -291,7 +291,8 @@ class CollectionCore:
                 return [
                     sid
                     for sid in allowed
-                    if sid in view.records and _passes(view.records[sid], predicate, group)
+                    if sid in view.records
+                    and _passes(view.records[sid].metadata, view.records[sid].group, predicate, group)
                 ]
             if key is None:
                 return list(itertools.islice(view.records, limit))
@@ -300,7 +301,7 @@ class CollectionCore:
                 cached = [
                     sid
                     for sid, metadata, record_group in record_labels(view.records)
-                    if (group is None or record_group == group) and predicate(metadata)
+                    if _passes(metadata, record_group, predicate, group)
                 ]
                 view.match_cache[key] = cached
             return cached[:limit] if limit is not None else list(cached)
@@ -364,8 +365,13 @@ def _check_approximate_from(value: int | None) -> int | None:
     return value
 
 
-def _passes(record: Record, predicate: Callable[[Mapping[str, Any]], bool], group: str | None) -> bool:
-    return (group is None or record.group == group) and predicate(record.metadata)
+def _passes(
+    metadata: Mapping[str, Any],
+    record_group: str | None,
+    predicate: Callable[[Mapping[str, Any]], bool],
+    group: str | None,
+) -> bool:
+    return (group is None or record_group == group) and predicate(metadata)
 
 
 def _filter_key(where: Filter | None, group: str | None) -> str:
